@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	oklogrun "github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/vllm-sentinel/vllm-sentinel/config"
+)
+
+func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
+	fs := newFlagSet("run", stderr)
+	cfgFile := configFlag(fs)
+	lf := addLogFlags(fs)
+	webConfig := fs.String("web.config.file", "", "exporter-toolkit web configuration file (TLS, basic auth) for the HTTP server")
+	listen := fs.String("web.listen-address", "", "address for the HTTP server; overrides web.listen_address")
+	lifecycle := fs.Bool("web.enable-lifecycle", false, "enable POST /-/reload")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	logger, err := lf.newLogger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "run:", err)
+		return exitUsage
+	}
+	if *cfgFile == "" {
+		fmt.Fprintln(stderr, "run: --config is required")
+		return exitUsage
+	}
+	cfg, err := config.LoadFile(*cfgFile, os.Getenv)
+	if err != nil {
+		logger.Error("invalid configuration", "file", *cfgFile, "err", err)
+		return exitFailure
+	}
+	addr := cfg.Web.ListenAddress
+	if *listen != "" {
+		addr = *listen
+	}
+	d := &daemon{
+		logger:    logger,
+		cfgFile:   *cfgFile,
+		lifecycle: *lifecycle,
+		reg:       prometheus.NewRegistry(),
+	}
+	d.cfg.Store(cfg)
+	if err := d.run(ctx, addr, *webConfig); err != nil {
+		logger.Error("vllm-sentinel stopped with an error", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// daemon wires the long-running parts together. Each is an actor of a run
+// group: when one returns, the others are interrupted.
+type daemon struct {
+	logger    *slog.Logger
+	cfgFile   string
+	lifecycle bool
+	reg       *prometheus.Registry
+	cfg       atomic.Pointer[config.Config]
+	ready     atomic.Bool
+	reloadCh  chan chan error
+}
+
+func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
+	d.reg.MustRegister(
+		versioncollector.NewCollector("vllm_sentinel"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	d.reloadCh = make(chan chan error)
+	d.logger.Info("starting vllm-sentinel", "version", version.Info(), "config", d.cfgFile)
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	var g oklogrun.Group
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			<-ctx.Done()
+			d.logger.Info("shutting down")
+			return nil
+		}, func(error) { cancel() })
+	}
+	{
+		addrs := []string{ln.Addr().String()}
+		flags := &web.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &webConfig}
+		g.Add(func() error {
+			d.logger.Info("listening", "address", ln.Addr().String())
+			if err := web.ServeMultiple([]net.Listener{ln}, srv, flags, d.logger); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http server: %w", err)
+			}
+			return nil
+		}, func(error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		})
+	}
+	{
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		done := make(chan struct{})
+		g.Add(func() error {
+			for {
+				select {
+				case <-hup:
+					_ = d.reload()
+				case errc := <-d.reloadCh:
+					errc <- d.reload()
+				case <-done:
+					return nil
+				}
+			}
+		}, func(error) {
+			signal.Stop(hup)
+			close(done)
+		})
+	}
+	d.ready.Store(true)
+	return g.Run()
+}
+
+// reload swaps in a new configuration only when it is valid; a bad file
+// leaves the running one in place.
+func (d *daemon) reload() error {
+	cfg, err := config.LoadFile(d.cfgFile, os.Getenv)
+	if err != nil {
+		d.logger.Error("reload refused: the running configuration is kept", "file", d.cfgFile, "err", err)
+		return err
+	}
+	d.cfg.Store(cfg)
+	d.logger.Info("configuration reloaded", "file", d.cfgFile, "slos", len(cfg.SLOs), "indicators", len(cfg.Indicators))
+	return nil
+}
+
+func (d *daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "vllm-sentinel is healthy.")
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.ready.Load() {
+			http.Error(w, "vllm-sentinel is not ready.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "vllm-sentinel is ready.")
+	})
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if !d.lifecycle {
+			http.Error(w, "lifecycle APIs are disabled; start with --web.enable-lifecycle", http.StatusForbidden)
+			return
+		}
+		errc := make(chan error, 1)
+		select {
+		case d.reloadCh <- errc:
+		case <-r.Context().Done():
+			return
+		}
+		if err := <-errc; err != nil {
+			http.Error(w, "reload refused: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintln(w, "configuration reloaded")
+	})
+	return mux
+}

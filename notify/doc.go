@@ -1,0 +1,3 @@
+// Package notify delivers alerts to Alertmanager, Slack and webhooks, with
+// routing, grouping, retries and rate limits.
+package notify

@@ -1,0 +1,378 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+)
+
+// SLOSpec is one SLO as written in the config file.
+type SLOSpec struct {
+	Name        string       `yaml:"name"`
+	Description string       `yaml:"description"`
+	SLI         SLISpec      `yaml:"sli"`
+	Objective   Objective    `yaml:"objective"`
+	Window      Duration     `yaml:"window"`
+	Calendar    string       `yaml:"calendar"`
+	TimeZone    string       `yaml:"time_zone"`
+	MinEvents   *float64     `yaml:"min_events"`
+	GroupBy     []string     `yaml:"group_by"`
+	Alerting    AlertingSpec `yaml:"alerting"`
+}
+
+// SLISpec holds exactly one kind of SLI.
+type SLISpec struct {
+	Latency *LatencySLI `yaml:"latency"`
+	Ratio   *RatioSLI   `yaml:"ratio"`
+}
+
+// Threshold modes of a latency SLI.
+const (
+	ThresholdExact       = "exact"
+	ThresholdInterpolate = "interpolate"
+)
+
+// LatencySLI counts a request as good when the histogram metric observed it at
+// or below Threshold.
+type LatencySLI struct {
+	// Metric is a vLLM histogram by its short name (time_to_first_token) or a
+	// full histogram name (vllm:time_to_first_token_seconds).
+	Metric        string  `yaml:"metric"`
+	Threshold     Seconds `yaml:"threshold"`
+	ThresholdMode string  `yaml:"threshold_mode"`
+	// Selector adds matchers to this SLI's queries, e.g. '{model_name="llama"}'.
+	Selector string `yaml:"selector"`
+}
+
+// RatioSLI divides bad events by all events. Each side is a counter selector
+// or a full PromQL expression over counters.
+type RatioSLI struct {
+	Errors string `yaml:"errors"`
+	Total  string `yaml:"total"`
+}
+
+// AlertingSpec shapes the burn-rate alerts of one SLO.
+type AlertingSpec struct {
+	Windows        WindowsSpec       `yaml:"windows"`
+	PageSeverity   string            `yaml:"page_severity"`
+	TicketSeverity string            `yaml:"ticket_severity"`
+	Labels         map[string]string `yaml:"labels"`
+	Annotations    map[string]string `yaml:"annotations"`
+}
+
+// WindowsSpec is either "default" (the workbook table scaled to the SLO
+// window) or an explicit list of pairs.
+type WindowsSpec struct {
+	Default  bool
+	Explicit []WindowSpec
+}
+
+// WindowSpec is one explicit window pair; Factor or BudgetPercent sets the
+// burn-rate threshold.
+type WindowSpec struct {
+	Long          Duration `yaml:"long"`
+	Short         Duration `yaml:"short"`
+	Factor        float64  `yaml:"factor"`
+	BudgetPercent float64  `yaml:"budget_percent"`
+	Severity      string   `yaml:"severity"`
+	Tier          Tier     `yaml:"tier"`
+}
+
+var windowSpecKeys = map[string]bool{"long": true, "short": true, "factor": true, "budget_percent": true, "severity": true, "tier": true}
+
+// UnmarshalYAML accepts "default" or a list of window pairs. Keys of each
+// pair are checked here because a nested Decode does not inherit the
+// strictness of the outer decoder.
+func (w *WindowsSpec) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Value != "default" {
+			return typeError(n, "windows must be \"default\" or a list of {long, short, factor|budget_percent, severity}, got %q", n.Value)
+		}
+		*w = WindowsSpec{Default: true}
+		return nil
+	case yaml.SequenceNode:
+		var errs []string
+		out := WindowsSpec{}
+		for _, item := range n.Content {
+			if item.Kind != yaml.MappingNode {
+				errs = append(errs, fmt.Sprintf("line %d: a window pair must be a mapping", item.Line))
+				continue
+			}
+			for i := 0; i+1 < len(item.Content); i += 2 {
+				if k := item.Content[i]; !windowSpecKeys[k.Value] {
+					errs = append(errs, fmt.Sprintf("line %d: field %s not found in type rules.WindowSpec", k.Line, k.Value))
+				}
+			}
+			var ws WindowSpec
+			if err := item.Decode(&ws); err != nil {
+				var te *yaml.TypeError
+				if errors.As(err, &te) {
+					errs = append(errs, te.Errors...)
+					continue
+				}
+				errs = append(errs, fmt.Sprintf("line %d: %v", item.Line, err))
+				continue
+			}
+			out.Explicit = append(out.Explicit, ws)
+		}
+		if len(errs) > 0 {
+			return &yaml.TypeError{Errors: errs}
+		}
+		*w = out
+		return nil
+	default:
+		return typeError(n, "windows must be \"default\" or a list of window pairs")
+	}
+}
+
+// IndicatorSpec is one leading indicator as written in the config file.
+type IndicatorSpec struct {
+	Name          string            `yaml:"name"`
+	Kind          string            `yaml:"kind"`
+	Expr          string            `yaml:"expr"`
+	Metric        string            `yaml:"metric"`
+	Percentile    float64           `yaml:"percentile"`
+	Threshold     *Seconds          `yaml:"threshold"`
+	Floor         *float64          `yaml:"floor"`
+	Window        Duration          `yaml:"window"`
+	For           Duration          `yaml:"for"`
+	KeepFiringFor Duration          `yaml:"keep_firing_for"`
+	Severity      string            `yaml:"severity"`
+	Alertname     string            `yaml:"alertname"`
+	GroupBy       []string          `yaml:"group_by"`
+	Labels        map[string]string `yaml:"labels"`
+	Annotations   map[string]string `yaml:"annotations"`
+}
+
+// Indicator kinds built into the vLLM pack.
+const (
+	KindQueueGrowth       = "queue_growth"
+	KindPreemptionRate    = "preemption_rate"
+	KindKVCachePressure   = "kv_cache_pressure"
+	KindQueueStall        = "queue_stall"
+	KindLatencyPercentile = "latency_percentile"
+)
+
+var indicatorKinds = []string{KindQueueGrowth, KindPreemptionRate, KindKVCachePressure, KindQueueStall, KindLatencyPercentile}
+
+// FieldError is a problem with one field. Path locates the field from the
+// spec's own root (string keys, int indices) so the loader can name the
+// file line.
+type FieldError struct {
+	Path []any
+	Err  error
+}
+
+func (e FieldError) Error() string { return fmt.Sprintf("%s: %v", PathString(e.Path), e.Err) }
+
+// PathString renders a path as slos[1].sli.latency.threshold.
+func PathString(p []any) string {
+	var b strings.Builder
+	for _, e := range p {
+		switch v := e.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", v)
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			fmt.Fprint(&b, v)
+		}
+	}
+	return b.String()
+}
+
+type fieldErrors []FieldError
+
+func (fe *fieldErrors) add(path []any, format string, args ...any) {
+	*fe = append(*fe, FieldError{Path: append([]any(nil), path...), Err: fmt.Errorf(format, args...)})
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// CheckLabels reports label names that Prometheus and Alertmanager would
+// refuse (the legacy charset: a dash is not allowed).
+func CheckLabels(path []any, labels map[string]string) []FieldError {
+	var fe fieldErrors
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !model.LegacyValidation.IsValidLabelName(k) {
+			fe.add(append(path, k), "invalid label name %q: use letters, digits and underscores, not starting with a digit", k)
+		}
+	}
+	return fe
+}
+
+// Validate checks one SLO on its own. p parses PromQL; root is the path of
+// the SLO in the file.
+func (s *SLOSpec) Validate(p *PromQL, root []any) []FieldError {
+	var fe fieldErrors
+	at := func(elems ...any) []any { return append(append([]any(nil), root...), elems...) }
+	if s.Name == "" {
+		fe.add(at("name"), "an SLO needs a name")
+	} else if !nameRE.MatchString(s.Name) {
+		fe.add(at("name"), "SLO name %q may hold only letters, digits, '_', '-' and '.'", s.Name)
+	}
+	if s.Objective.IsZero() {
+		fe.add(at("objective"), "objective is required (percent of good events, e.g. 99.9)")
+	}
+	switch {
+	case s.Calendar != "" && s.Window != 0:
+		fe.add(at("calendar"), "set either window (rolling) or calendar, not both")
+	case s.Calendar != "":
+		if s.Calendar != "month" && s.Calendar != "week" {
+			fe.add(at("calendar"), "calendar must be month or week, got %q", s.Calendar)
+		}
+	case s.Window == 0:
+		fe.add(at("window"), "window is required (e.g. 28d), or calendar: month|week")
+	}
+	if s.TimeZone != "" {
+		if _, err := time.LoadLocation(s.TimeZone); err != nil {
+			fe.add(at("time_zone"), "unknown time zone %q", s.TimeZone)
+		}
+	}
+	if s.MinEvents != nil && *s.MinEvents < 0 {
+		fe.add(at("min_events"), "min_events must not be negative")
+	}
+	for i, l := range s.GroupBy {
+		if !model.LegacyValidation.IsValidLabelName(l) {
+			fe.add(at("group_by", i), "invalid label name %q", l)
+		}
+	}
+	switch {
+	case s.SLI.Latency != nil && s.SLI.Ratio != nil:
+		fe.add(at("sli"), "set exactly one of latency or ratio")
+	case s.SLI.Latency != nil:
+		l := s.SLI.Latency
+		if l.Metric == "" {
+			fe.add(at("sli", "latency", "metric"), "metric is required (e.g. time_to_first_token)")
+		}
+		if l.Threshold <= 0 {
+			fe.add(at("sli", "latency", "threshold"), "threshold is required and must be positive (e.g. 1s)")
+		}
+		if m := l.ThresholdMode; m != "" && m != ThresholdExact && m != ThresholdInterpolate {
+			fe.add(at("sli", "latency", "threshold_mode"), "threshold_mode must be exact or interpolate, got %q", m)
+		}
+		if l.Selector != "" {
+			if _, err := p.ParseSelector(l.Selector); err != nil {
+				fe.add(at("sli", "latency", "selector"), "%v", err)
+			}
+		}
+	case s.SLI.Ratio != nil:
+		r := s.SLI.Ratio
+		for _, side := range []struct{ key, q string }{{"errors", r.Errors}, {"total", r.Total}} {
+			if side.q == "" {
+				fe.add(at("sli", "ratio", side.key), "%s is required", side.key)
+				continue
+			}
+			if _, err := p.ParseExpr(side.q); err != nil {
+				fe.add(at("sli", "ratio", side.key), "%v", err)
+			}
+		}
+	default:
+		fe.add(at("sli"), "sli is required: latency {metric, threshold} or ratio {errors, total}")
+	}
+	fe = append(fe, CheckLabels(at("alerting", "labels"), s.Alerting.Labels)...)
+	fe = append(fe, CheckLabels(at("alerting", "annotations"), s.Alerting.Annotations)...)
+	window := s.Window.D()
+	if s.Calendar == "month" {
+		window = 28 * 24 * time.Hour // shortest month: a pair must fit every month
+	} else if s.Calendar == "week" {
+		window = 7 * 24 * time.Hour
+	}
+	for i, w := range s.Alerting.Windows.Explicit {
+		wp := at("alerting", "windows", i)
+		if w.Long == 0 || w.Short == 0 {
+			fe.add(wp, "a window pair needs long and short")
+			continue
+		}
+		if w.Short >= w.Long {
+			fe.add(append(wp, "short"), "short window %s must be shorter than long window %s", w.Short, w.Long)
+		}
+		if window > 0 && w.Long.D() > window {
+			fe.add(append(wp, "long"), "long window %s exceeds the SLO window %s", w.Long, Duration(window))
+		}
+		switch {
+		case w.Factor != 0 && w.BudgetPercent != 0:
+			fe.add(wp, "set factor or budget_percent, not both")
+		case w.Factor < 0 || w.BudgetPercent < 0 || w.BudgetPercent > 100:
+			fe.add(wp, "factor must be positive and budget_percent within (0, 100]")
+		case w.Factor == 0 && w.BudgetPercent == 0:
+			fe.add(wp, "set factor or budget_percent")
+		}
+		if w.Tier != "" && w.Tier != TierPage && w.Tier != TierTicket {
+			fe.add(append(wp, "tier"), "tier must be page or ticket, got %q", w.Tier)
+		}
+	}
+	return fe
+}
+
+// Validate checks one indicator on its own.
+func (s *IndicatorSpec) Validate(p *PromQL, root []any) []FieldError {
+	var fe fieldErrors
+	at := func(elems ...any) []any { return append(append([]any(nil), root...), elems...) }
+	if s.Name == "" {
+		fe.add(at("name"), "an indicator needs a name")
+	} else if !nameRE.MatchString(s.Name) {
+		fe.add(at("name"), "indicator name %q may hold only letters, digits, '_', '-' and '.'", s.Name)
+	}
+	switch {
+	case s.Kind == "" && s.Expr == "":
+		fe.add(at("kind"), "set kind (one of %s) or expr", strings.Join(indicatorKinds, ", "))
+	case s.Kind != "" && s.Expr != "":
+		fe.add(at("expr"), "set kind or expr, not both")
+	case s.Expr != "":
+		if _, err := p.ParseExpr(s.Expr); err != nil {
+			fe.add(at("expr"), "%v", err)
+		}
+	default:
+		known := false
+		for _, k := range indicatorKinds {
+			known = known || k == s.Kind
+		}
+		if !known {
+			fe.add(at("kind"), "unknown indicator kind %q (want one of %s)", s.Kind, strings.Join(indicatorKinds, ", "))
+		}
+		if s.Kind == KindLatencyPercentile {
+			if s.Metric == "" {
+				fe.add(at("metric"), "latency_percentile needs metric (e.g. time_to_first_token)")
+			}
+			if s.Percentile <= 0 || s.Percentile >= 100 {
+				fe.add(at("percentile"), "percentile must be within (0, 100), e.g. 99")
+			}
+			if s.Threshold == nil {
+				fe.add(at("threshold"), "latency_percentile needs threshold (e.g. 2.5s)")
+			}
+		}
+	}
+	if s.Alertname != "" && !model.LegacyValidation.IsValidMetricName(s.Alertname) {
+		fe.add(at("alertname"), "invalid alertname %q", s.Alertname)
+	}
+	for i, l := range s.GroupBy {
+		if !model.LegacyValidation.IsValidLabelName(l) {
+			fe.add(at("group_by", i), "invalid label name %q", l)
+		}
+	}
+	fe = append(fe, CheckLabels(at("labels"), s.Labels)...)
+	fe = append(fe, CheckLabels(at("annotations"), s.Annotations)...)
+	return fe
+}
+
+// budgetRat converts a budget percentage to a rational; the float came from
+// YAML, so its shortest decimal form is what the user wrote.
+func budgetRat(p float64) *big.Rat {
+	r, _ := new(big.Rat).SetString(fmt.Sprint(p))
+	return r
+}
