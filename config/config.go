@@ -66,15 +66,6 @@ type VLLMConfig struct {
 	GroupBy     []string    `yaml:"group_by"`
 }
 
-// Metric-name flavours: vLLM V1 names, V0 legacy names, and the vllm_ prefix
-// that Ray and OpenTelemetry pipelines write.
-const (
-	FlavourAuto       = "auto"
-	FlavourV1         = "v1"
-	FlavourV0         = "v0"
-	FlavourUnderscore = "underscore"
-)
-
 // MetricNames is a flavour (auto, v1, v0, underscore) or a mapping with a
 // flavour and per-metric overrides:
 //
@@ -112,8 +103,8 @@ func (m *MetricNames) UnmarshalYAML(n *yaml.Node) error {
 	}
 	switch m.Flavour {
 	case "":
-		m.Flavour = FlavourAuto
-	case FlavourAuto, FlavourV1, FlavourV0, FlavourUnderscore:
+		m.Flavour = rules.FlavourAuto
+	case rules.FlavourAuto, rules.FlavourV1, rules.FlavourV0, rules.FlavourUnderscore:
 	default:
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: metric_names flavour must be auto, v1, v0 or underscore, got %q", n.Line, m.Flavour)}}
 	}
@@ -191,12 +182,17 @@ func defaults() Config {
 			HTTPConfig: commoncfg.DefaultHTTPClientConfig,
 		},
 		VLLM: VLLMConfig{
-			MetricNames: MetricNames{Flavour: FlavourAuto},
+			MetricNames: MetricNames{Flavour: rules.FlavourAuto},
 			GroupBy:     []string{"model_name"},
 		},
 		State: StateConfig{Path: "/var/lib/vllm-sentinel"},
 		Web:   WebConfig{ListenAddress: ":9105"},
 	}
+}
+
+// RuleDefaults are the vllm settings SLOs inherit.
+func (c *Config) RuleDefaults() rules.Defaults {
+	return rules.Defaults{Selector: c.VLLM.Selector, GroupBy: c.VLLM.GroupBy}
 }
 
 // Problem is one thing wrong with a configuration file.
@@ -518,8 +514,16 @@ func (l *loader) validate(cfg *Config) {
 	names := map[string]int{}
 	for i := range cfg.SLOs {
 		s := &cfg.SLOs[i]
-		for _, fe := range s.Validate(p, []any{"slos", i}) {
+		fes := s.Validate(p, []any{"slos", i})
+		for _, fe := range fes {
 			l.at(fe.Path, "%v", fe.Err)
+		}
+		if len(fes) == 0 {
+			// Compiling catches what needs the vllm defaults, e.g. a ratio
+			// expression without a range selector.
+			if _, err := rules.Compile(p, *s, cfg.RuleDefaults()); err != nil {
+				l.at([]any{"slos", i}, "%v", err)
+			}
 		}
 		if j, dup := names[s.Name]; dup && s.Name != "" {
 			l.at([]any{"slos", i, "name"}, "duplicate SLO name %q (first defined at line %d)", s.Name, lineOf(l.root, []any{"slos", j, "name"}))

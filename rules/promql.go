@@ -2,6 +2,9 @@ package rules
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -38,4 +41,229 @@ func (q *PromQL) ParseSelector(s string) ([]*labels.Matcher, error) {
 		return nil, fmt.Errorf("selector %q: %w", s, err)
 	}
 	return ms, nil
+}
+
+// The skeletons below are parsed, then names, matchers, ranges and grouping
+// are swapped in on the AST: user input never becomes query text by string
+// pasting.
+const (
+	skelBuckets  = `sum by (le) (increase(metric[1m]))`
+	skelIncrease = `sum(increase(metric[1m]))`
+	skelSum      = `sum(x)`
+	skelPart     = `label_replace(x, "__sentinel_part", "part", "", "")`
+	skelCountLe  = `count by (le) (metric)`
+)
+
+// PartLabel tells the two halves of a ratio query apart in its result.
+const PartLabel = "__sentinel_part"
+
+// Values of PartLabel.
+const (
+	PartErrors = "errors"
+	PartTotal  = "total"
+)
+
+func (q *PromQL) skeleton(s string) parser.Expr {
+	e, err := q.p.ParseExpr(s)
+	if err != nil {
+		panic(fmt.Sprintf("skeleton %q does not parse: %v", s, err)) // a programming error, caught by tests
+	}
+	return e
+}
+
+// InjectMatchers adds ms to every vector selector in e that has no matcher
+// on the same label yet, so a user's own matcher wins over the defaults.
+func InjectMatchers(e parser.Expr, ms []*labels.Matcher) {
+	if len(ms) == 0 {
+		return
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		have := map[string]bool{}
+		for _, m := range vs.LabelMatchers {
+			have[m.Name] = true
+		}
+		for _, m := range ms {
+			if !have[m.Name] {
+				vs.LabelMatchers = append(vs.LabelMatchers, m)
+			}
+		}
+		return nil
+	})
+}
+
+// SetRanges sets the range of every range selector in e to w: the range
+// written in a ratio SLI's expression is a placeholder for each window.
+// It returns how many range selectors it changed.
+func SetRanges(e parser.Expr, w time.Duration) int {
+	n := 0
+	parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
+		if ms, ok := node.(*parser.MatrixSelector); ok {
+			ms.Range = w
+			ms.RangeExpr = nil
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// setSelector names the metric of every vector selector in e and sets its
+// matchers.
+func setSelector(e parser.Expr, name string, ms []*labels.Matcher) {
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			vs.Name = name
+			vs.LabelMatchers = append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, name)}, ms...)
+		}
+		return nil
+	})
+}
+
+// setGrouping sets the grouping of the outermost aggregation in e, keeping
+// any labels it already groups by (le).
+func setGrouping(e parser.Expr, groupBy []string) {
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if a, ok := n.(*parser.AggregateExpr); ok {
+			a.Grouping = append(append([]string(nil), groupBy...), a.Grouping...)
+			return errStop
+		}
+		return nil
+	})
+}
+
+var errStop = fmt.Errorf("stop")
+
+// replaceX swaps the placeholder selector x in skel for e.
+func replaceX(skel, e parser.Expr) parser.Expr {
+	parser.Inspect(skel, func(n parser.Node, _ []parser.Node) error {
+		switch p := n.(type) {
+		case *parser.AggregateExpr:
+			if isX(p.Expr) {
+				p.Expr = e
+			}
+		case *parser.Call:
+			for i, a := range p.Args {
+				if isX(a) {
+					p.Args[i] = e
+				}
+			}
+		case *parser.ParenExpr:
+			if isX(p.Expr) {
+				p.Expr = e
+			}
+		}
+		return nil
+	})
+	return skel
+}
+
+func isX(e parser.Expr) bool {
+	vs, ok := e.(*parser.VectorSelector)
+	return ok && vs.Name == "x"
+}
+
+// BucketIncreases returns, per group and bucket bound, the increase of a
+// classic histogram's buckets over w:
+//
+//	sum by (group..., le) (increase(family_bucket{sel, le=~"bounds"}[w]))
+//
+// les are the bound strings exactly as Prometheus stores them.
+func (q *PromQL) BucketIncreases(family string, sel []*labels.Matcher, les []string, groupBy []string, w time.Duration) string {
+	e := q.skeleton(skelBuckets)
+	ms := append([]*labels.Matcher(nil), sel...)
+	if len(les) > 0 {
+		ms = append(ms, labels.MustNewMatcher(labels.MatchRegexp, "le", regexpAlternation(les)))
+	}
+	setSelector(e, family+"_bucket", ms)
+	SetRanges(e, w)
+	setGrouping(e, groupBy)
+	return e.String()
+}
+
+// BucketBounds returns a query whose result has one series per le value of
+// the histogram family that exists now: `count by (le) (family_bucket{sel})`.
+func (q *PromQL) BucketBounds(family string, sel []*labels.Matcher) string {
+	e := q.skeleton(skelCountLe)
+	setSelector(e, family+"_bucket", sel)
+	return e.String()
+}
+
+// CounterIncrease turns one side of a ratio SLI into the sum by group of its
+// increase over w. A bare selector is wrapped in increase(); a full
+// expression keeps its shape and has each range set to w.
+func (q *PromQL) CounterIncrease(side parser.Expr, sel []*labels.Matcher, groupBy []string, w time.Duration) (parser.Expr, error) {
+	side = parser.Expr(cloneExpr(q, side))
+	InjectMatchers(side, sel)
+	if vs, ok := side.(*parser.VectorSelector); ok {
+		e := q.skeleton(skelIncrease)
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			if ms, ok := n.(*parser.MatrixSelector); ok {
+				ms.VectorSelector = vs
+			}
+			return nil
+		})
+		SetRanges(e, w)
+		setGrouping(e, groupBy)
+		return e, nil
+	}
+	if SetRanges(side, w) == 0 {
+		return nil, fmt.Errorf("expression %q has no range selector: write e.g. increase(metric[5m]); its range is replaced by each window", side)
+	}
+	e := replaceX(q.skeleton(skelSum), side)
+	setGrouping(e, groupBy)
+	return e, nil
+}
+
+// RatioParts returns one query whose result holds both halves of a ratio SLI
+// over w, told apart by PartLabel, so a window costs one round trip.
+func (q *PromQL) RatioParts(errors, total parser.Expr, sel []*labels.Matcher, groupBy []string, w time.Duration) (string, error) {
+	ee, err := q.CounterIncrease(errors, sel, groupBy, w)
+	if err != nil {
+		return "", fmt.Errorf("errors: %w", err)
+	}
+	te, err := q.CounterIncrease(total, sel, groupBy, w)
+	if err != nil {
+		return "", fmt.Errorf("total: %w", err)
+	}
+	or := &parser.BinaryExpr{
+		Op:             parser.LOR,
+		LHS:            q.part(ee, PartErrors),
+		RHS:            q.part(te, PartTotal),
+		VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany},
+	}
+	return or.String(), nil
+}
+
+func (q *PromQL) part(e parser.Expr, name string) parser.Expr {
+	skel := q.skeleton(skelPart)
+	c := skel.(*parser.Call)
+	c.Args[0] = e
+	c.Args[2].(*parser.StringLiteral).Val = name
+	return c
+}
+
+// cloneExpr deep-copies e by printing and re-parsing it, so that building a
+// query never mutates the SLO's stored expression.
+func cloneExpr(q *PromQL, e parser.Expr) parser.Expr {
+	c, err := q.p.ParseExpr(e.String())
+	if err != nil {
+		panic(fmt.Sprintf("re-parse of %q: %v", e, err))
+	}
+	return c
+}
+
+// regexpAlternation matches exactly the given strings.
+func regexpAlternation(vals []string) string {
+	var b strings.Builder
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte('|')
+		}
+		b.WriteString(regexp.QuoteMeta(v))
+	}
+	return b.String()
 }

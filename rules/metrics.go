@@ -1,0 +1,88 @@
+package rules
+
+import "strings"
+
+// Metric-name flavours: vLLM V1 names, V0 legacy names, and the vllm_ prefix
+// that Ray and OpenTelemetry pipelines write.
+const (
+	FlavourAuto       = "auto"
+	FlavourV1         = "v1"
+	FlavourV0         = "v0"
+	FlavourUnderscore = "underscore"
+)
+
+// vllmMetric is one vLLM metric under its V1 name, with its V0 legacy name
+// where vLLM renamed it.
+type vllmMetric struct {
+	v1, v0 string
+}
+
+// catalog maps the short names that configs use to vLLM's metric names.
+// Histograms are named by family (without _bucket), counters with _total.
+var catalog = map[string]vllmMetric{
+	"time_to_first_token":           {v1: "vllm:time_to_first_token_seconds"},
+	"inter_token_latency":           {v1: "vllm:inter_token_latency_seconds", v0: "vllm:time_per_output_token_seconds"},
+	"request_time_per_output_token": {v1: "vllm:request_time_per_output_token_seconds"},
+	"e2e_request_latency":           {v1: "vllm:e2e_request_latency_seconds"},
+	"request_queue_time":            {v1: "vllm:request_queue_time_seconds"},
+	"request_prefill_time":          {v1: "vllm:request_prefill_time_seconds"},
+	"request_decode_time":           {v1: "vllm:request_decode_time_seconds"},
+	"kv_cache_usage_perc":           {v1: "vllm:kv_cache_usage_perc", v0: "vllm:gpu_cache_usage_perc"},
+	"num_requests_waiting":          {v1: "vllm:num_requests_waiting"},
+	"num_requests_running":          {v1: "vllm:num_requests_running"},
+	"num_preemptions":               {v1: "vllm:num_preemptions_total"},
+	"request_success":               {v1: "vllm:request_success_total"},
+}
+
+// IsShortName reports whether name is one of vLLM's metrics by short name
+// (time_to_first_token) rather than a full metric name.
+func IsShortName(name string) bool {
+	_, ok := catalog[name]
+	return ok
+}
+
+// MetricName returns the name of a vLLM metric in a flavour. A name that is
+// not a short name is returned as it is: the user wrote the full name.
+// FlavourAuto is resolved by the evaluator against what Prometheus has; here
+// it means V1.
+func MetricName(short, flavour string) string {
+	m, ok := catalog[short]
+	if !ok {
+		return short
+	}
+	switch flavour {
+	case FlavourV0:
+		if m.v0 != "" {
+			return m.v0
+		}
+		return m.v1
+	case FlavourUnderscore:
+		return strings.Replace(m.v1, "vllm:", "vllm_", 1)
+	default:
+		return m.v1
+	}
+}
+
+// CandidateNames lists every name a metric may have across flavours, V1
+// first, for detection.
+func CandidateNames(short string) []string {
+	if _, ok := catalog[short]; !ok {
+		return []string{short}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range []string{FlavourV1, FlavourV0, FlavourUnderscore} {
+		n := MetricName(short, f)
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	if m := catalog[short]; m.v0 != "" {
+		u := strings.Replace(m.v0, "vllm:", "vllm_", 1)
+		if !seen[u] {
+			out = append(out, u)
+		}
+	}
+	return out
+}

@@ -1,0 +1,102 @@
+package rules
+
+import (
+	"testing"
+	"time"
+)
+
+func TestBuiltQueriesAreGoldenAndReparse(t *testing.T) {
+	p := NewPromQL()
+	sel, err := p.ParseSelector(`{job="vllm",namespace=~"prod-.*"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, _ := p.ParseExpr(`vllm:request_success_total{finished_reason="error"}`)
+	total, _ := p.ParseExpr(`vllm:request_success_total`)
+	full, _ := p.ParseExpr(`sum by (model_name) (increase(vllm:request_success_total{finished_reason=~"error|abort",job="other"}[5m]))`)
+	ratio, err := p.RatioParts(errs, total, sel, []string{"model_name"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fullQ, err := p.RatioParts(full, total, sel, []string{"model_name"}, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, got, want string }{
+		{
+			"buckets",
+			p.BucketIncreases("vllm:time_to_first_token_seconds", sel, []string{"1.0", "1", "+Inf"}, []string{"model_name"}, 5*time.Minute),
+			`sum by (model_name, le) (increase(vllm:time_to_first_token_seconds_bucket{job="vllm",le=~"1\\.0|1|\\+Inf",namespace=~"prod-.*"}[5m]))`,
+		},
+		{
+			"bounds",
+			p.BucketBounds("vllm:time_to_first_token_seconds", sel),
+			`count by (le) (vllm:time_to_first_token_seconds_bucket{job="vllm",namespace=~"prod-.*"})`,
+		},
+		{
+			"ratio selectors",
+			ratio,
+			`label_replace(sum by (model_name) (increase(vllm:request_success_total{finished_reason="error",job="vllm",namespace=~"prod-.*"}[1h])), "__sentinel_part", "errors", "", "") or label_replace(sum by (model_name) (increase(vllm:request_success_total{job="vllm",namespace=~"prod-.*"}[1h])), "__sentinel_part", "total", "", "")`,
+		},
+		{
+			// The user's own job matcher wins; the written range is a placeholder.
+			"ratio full expression",
+			fullQ,
+			`label_replace(sum by (model_name) (sum by (model_name) (increase(vllm:request_success_total{finished_reason=~"error|abort",job="other",namespace=~"prod-.*"}[30m]))), "__sentinel_part", "errors", "", "") or label_replace(sum by (model_name) (increase(vllm:request_success_total{job="vllm",namespace=~"prod-.*"}[30m])), "__sentinel_part", "total", "", "")`,
+		},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s:\n got  %s\n want %s", tc.name, tc.got, tc.want)
+		}
+		if _, err := p.ParseExpr(tc.got); err != nil {
+			t.Errorf("%s: does not re-parse: %v", tc.name, err)
+		}
+	}
+	// Building must not mutate the stored expressions.
+	if errs.String() != `vllm:request_success_total{finished_reason="error"}` {
+		t.Errorf("stored expression mutated: %s", errs)
+	}
+	noRange, _ := p.ParseExpr(`sum(vllm:request_success_total)`)
+	if _, err := p.RatioParts(noRange, total, nil, nil, time.Hour); err == nil {
+		t.Error("expression without a range selector accepted")
+	}
+}
+
+func TestMetricNames(t *testing.T) {
+	for _, tc := range []struct{ short, flavour, want string }{
+		{"time_to_first_token", FlavourV1, "vllm:time_to_first_token_seconds"},
+		{"time_to_first_token", FlavourUnderscore, "vllm_time_to_first_token_seconds"},
+		{"inter_token_latency", FlavourV0, "vllm:time_per_output_token_seconds"},
+		{"kv_cache_usage_perc", FlavourV0, "vllm:gpu_cache_usage_perc"},
+		{"kv_cache_usage_perc", FlavourV1, "vllm:kv_cache_usage_perc"},
+		{"my:histogram_seconds", FlavourV0, "my:histogram_seconds"},
+	} {
+		if got := MetricName(tc.short, tc.flavour); got != tc.want {
+			t.Errorf("%s/%s: %s, want %s", tc.short, tc.flavour, got, tc.want)
+		}
+	}
+	want := []string{"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "vllm_kv_cache_usage_perc", "vllm_gpu_cache_usage_perc"}
+	got := CandidateNames("kv_cache_usage_perc")
+	if len(got) != len(want) {
+		t.Fatalf("candidates %v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("candidates %v, want %v", got, want)
+		}
+	}
+}
+
+func TestCalendarPeriods(t *testing.T) {
+	loc, _ := time.LoadLocation("Europe/Berlin")
+	s := &SLO{Calendar: "month", Location: loc}
+	start, length := s.Period(time.Date(2026, 3, 31, 23, 30, 0, 0, time.UTC)) // already April 1st in Berlin
+	if !start.Equal(time.Date(2026, 4, 1, 0, 0, 0, 0, loc)) || length != 30*24*time.Hour {
+		t.Errorf("month: %v %v", start, length)
+	}
+	s = &SLO{Calendar: "week", Location: time.UTC}
+	start, length = s.Period(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)) // a Sunday
+	if !start.Equal(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)) || length != 7*24*time.Hour {
+		t.Errorf("week: %v %v", start, length)
+	}
+}
