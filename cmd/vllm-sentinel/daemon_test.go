@@ -54,7 +54,9 @@ func TestRunStartsServesAndStopsCleanly(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"run", "--config", cfgFile, "--log.format", "json", "--web.enable-lifecycle"}, &logs, &logs) }()
+	go func() {
+		done <- run(ctx, []string{"run", "--config", cfgFile, "--log.format", "json", "--web.enable-lifecycle"}, &logs, &logs)
+	}()
 
 	base := "http://" + addr
 	deadline := time.Now().Add(10 * time.Second)

@@ -1,0 +1,97 @@
+package evaluator
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/vllm-sentinel/vllm-sentinel/rules"
+)
+
+// SLO states.
+const (
+	StateOK      = "ok"
+	StateBurning = "burning"
+	StateNoData  = "no_data"
+)
+
+// Result is one evaluation at one time.
+type Result struct {
+	Time time.Time   `json:"time"`
+	SLOs []SLOResult `json:"slos"`
+	// Errors are SLOs that could not be evaluated this time; the others
+	// were.
+	Errors []SLOError `json:"errors,omitempty"`
+}
+
+// SLOError is an SLO whose evaluation failed.
+type SLOError struct {
+	SLO   string `json:"slo"`
+	Query string `json:"query,omitempty"`
+	Error string `json:"error"`
+}
+
+// SLOResult is one SLO for one group (e.g. one model).
+type SLOResult struct {
+	SLO       string            `json:"slo"`
+	Labels    map[string]string `json:"labels"`
+	Objective float64           `json:"objective"`
+	// Metric is the metric the SLI was computed from, as found in Prometheus.
+	Metric string `json:"metric,omitempty"`
+	// Approximate is set when the threshold was interpolated inside a bucket.
+	Approximate bool           `json:"approximate,omitempty"`
+	Note        string         `json:"note,omitempty"`
+	Windows     []WindowResult `json:"windows"`
+	Firing      []FiringPair   `json:"firing"`
+	// Budget is the SLO window's own numbers: error ratio and events over the
+	// whole window (or calendar period so far).
+	Budget          WindowResult `json:"budget"`
+	BudgetRemaining *float64     `json:"budget_remaining"`
+	Exhaustion      *Duration    `json:"exhaustion"`
+	State           string       `json:"state"`
+}
+
+// WindowResult is the SLI over one window. ErrorRatio and BurnRate are null
+// when the window saw no events: no traffic is not "healthy".
+type WindowResult struct {
+	Window     rules.Duration `json:"window"`
+	ErrorRatio *float64       `json:"error_ratio"`
+	BurnRate   *float64       `json:"burn_rate"`
+	Events     float64        `json:"events"`
+}
+
+// FiringPair is a window pair whose long and short burn rates both exceed
+// its factor.
+type FiringPair struct {
+	LongWindow    rules.Duration `json:"long_window"`
+	ShortWindow   rules.Duration `json:"short_window"`
+	Severity      string         `json:"severity"`
+	Tier          rules.Tier     `json:"tier"`
+	Factor        float64        `json:"factor"`
+	LongBurnRate  float64        `json:"long_burn_rate"`
+	ShortBurnRate float64        `json:"short_burn_rate"`
+}
+
+// Duration prints as Prometheus writes durations (4d3h) in JSON and tables,
+// rounded to the second.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+func (d Duration) String() string {
+	r := time.Duration(d).Round(time.Second)
+	if r <= 0 {
+		return "0s"
+	}
+	return rules.Duration(r).String()
+}
+
+// Window returns the result for window w, if evaluated.
+func (r *SLOResult) Window(w time.Duration) *WindowResult {
+	for i := range r.Windows {
+		if r.Windows[i].Window.D() == w {
+			return &r.Windows[i]
+		}
+	}
+	return nil
+}

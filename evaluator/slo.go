@@ -1,0 +1,424 @@
+package evaluator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/vllm-sentinel/vllm-sentinel/rules"
+)
+
+// ThresholdError says a latency threshold is not a bucket bound of the
+// histogram that Prometheus has.
+type ThresholdError struct {
+	Metric    string
+	Threshold float64
+	Below     string // nearest bound below, "" if none
+	Above     string // nearest bound above, "" if none
+}
+
+func (e *ThresholdError) Error() string {
+	near := "no bounds"
+	switch {
+	case e.Below != "" && e.Above != "":
+		near = fmt.Sprintf("nearest bounds %s and %s", e.Below, e.Above)
+	case e.Below != "":
+		near = "nearest bound " + e.Below
+	case e.Above != "":
+		near = "nearest bound " + e.Above
+	}
+	return fmt.Sprintf("threshold %s is not a bucket bound of %s (%s); pick a bound, or set threshold_mode: interpolate to estimate inside the bucket",
+		strconv.FormatFloat(e.Threshold, 'g', -1, 64), e.Metric, near)
+}
+
+// ErrNoSeries means the SLI's metric has no series in Prometheus.
+var ErrNoSeries = errors.New("no series")
+
+// bound is one le value as Prometheus stores it, parsed.
+type bound struct {
+	text string
+	val  float64
+}
+
+// thresholdBounds picks the le strings a latency SLI needs: those equal to the
+// threshold (1, 1.0 and 1e0 are one bound; several can coexist after a vLLM
+// upgrade), or for interpolation the nearest below and above, plus +Inf.
+func thresholdBounds(family string, les []string, threshold float64, interpolate bool) (need []string, lower, upper float64, err error) {
+	var bs []bound
+	for _, le := range les {
+		v, perr := strconv.ParseFloat(le, 64)
+		if perr != nil {
+			continue
+		}
+		bs = append(bs, bound{le, v})
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].val < bs[j].val })
+	var inf []string
+	var exact []string
+	below, above := -1, -1
+	for i, b := range bs {
+		switch {
+		case math.IsInf(b.val, 1):
+			inf = append(inf, b.text)
+		case sameBound(b.val, threshold):
+			exact = append(exact, b.text)
+		case b.val < threshold:
+			below = i
+		case above < 0:
+			above = i
+		}
+	}
+	if len(inf) == 0 {
+		return nil, 0, 0, fmt.Errorf("%s has no le=\"+Inf\" bucket: not a classic histogram", family)
+	}
+	if len(exact) > 0 {
+		return append(exact, inf...), threshold, threshold, nil
+	}
+	if !interpolate {
+		te := &ThresholdError{Metric: family, Threshold: threshold}
+		if below >= 0 {
+			te.Below = bs[below].text
+		}
+		if above >= 0 {
+			te.Above = bs[above].text
+		}
+		return nil, 0, 0, te
+	}
+	if above < 0 {
+		return nil, 0, 0, fmt.Errorf("threshold %g is above the highest finite bound of %s: cannot interpolate", threshold, family)
+	}
+	// Several spellings of one bound are all kept; values of one group are
+	// summed per parsed bound.
+	for _, b := range bs {
+		if (below >= 0 && b.val == bs[below].val) || b.val == bs[above].val {
+			need = append(need, b.text)
+		}
+	}
+	if below >= 0 {
+		lower = bs[below].val
+	}
+	return append(need, inf...), lower, bs[above].val, nil
+}
+
+func sameBound(a, b float64) bool {
+	return a == b || math.Abs(a-b) <= 1e-9*math.Max(math.Abs(a), math.Abs(b))
+}
+
+// windowData is one window's events per group.
+type windowData struct {
+	window time.Duration
+	groups map[model.Fingerprint]*groupCounts
+}
+
+type groupCounts struct {
+	labels model.LabelSet
+	bad    float64
+	total  float64
+}
+
+func (g *groupCounts) errorRatio() (float64, bool) {
+	if g == nil || g.total <= 0 {
+		return 0, false
+	}
+	// increase() extrapolates each series on its own, so a ratio can stray
+	// a hair outside [0, 1].
+	return math.Min(1, math.Max(0, g.bad/g.total)), true
+}
+
+// sloEval evaluates one SLO at one time.
+type sloEval struct {
+	q      Querier
+	promql *rules.PromQL
+	slo    *rules.SLO
+	names  func(string) string
+	// parallel bounds concurrent queries of one SLO.
+	parallel int
+}
+
+func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
+	s := e.slo
+	periodStart, periodLen := s.Period(ts)
+	budgetWindow := ts.Sub(periodStart).Truncate(time.Second)
+	windows := s.QueryWindows()
+
+	var family string
+	var buildQuery func(w time.Duration) (string, error)
+	var lower, upper float64
+	interpolated := false
+	switch {
+	case s.Latency != nil:
+		family = e.names(s.Latency.Metric)
+		v, err := e.q.Query(ctx, e.promql.BucketBounds(family, s.Selector), ts)
+		if err != nil {
+			return nil, err
+		}
+		les := labelValues(v, "le")
+		if len(les) == 0 {
+			return nil, fmt.Errorf("histogram %s_bucket: %w at %s", family, ErrNoSeries, ts.UTC().Format(time.RFC3339))
+		}
+		need, lo, up, err := thresholdBounds(family, les, s.Latency.Threshold, s.Latency.Interpolate)
+		if err != nil {
+			return nil, err
+		}
+		lower, upper = lo, up
+		interpolated = lo != up
+		buildQuery = func(w time.Duration) (string, error) {
+			return e.promql.BucketIncreases(family, s.Selector, need, s.GroupBy, w), nil
+		}
+	case s.Ratio != nil:
+		buildQuery = func(w time.Duration) (string, error) {
+			return e.promql.RatioParts(s.Ratio.Errors, s.Ratio.Total, s.Selector, s.GroupBy, w)
+		}
+	default:
+		return nil, fmt.Errorf("SLO %q has no SLI", s.Name)
+	}
+
+	all := append(append([]time.Duration(nil), windows...), budgetWindow)
+	data := make([]*windowData, len(all))
+	errs := make([]error, len(all))
+	sem := make(chan struct{}, max(1, e.parallel))
+	var wg sync.WaitGroup
+	for i, w := range all {
+		if w <= 0 {
+			data[i] = &windowData{window: w, groups: map[model.Fingerprint]*groupCounts{}}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			q, err := buildQuery(w)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			v, err := e.q.Query(ctx, q, ts)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			vec, ok := v.(model.Vector)
+			if !ok {
+				errs[i] = &QueryError{Query: q, Err: fmt.Errorf("result is %s, want a vector", v.Type())}
+				return
+			}
+			if s.Latency != nil {
+				data[i] = latencyCounts(w, vec, s.Latency.Threshold, lower, upper)
+			} else {
+				data[i] = ratioCounts(w, vec)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return assemble(s, family, interpolated, data[:len(windows)], data[len(windows)], periodLen), nil
+}
+
+func labelValues(v model.Value, name model.LabelName) []string {
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range vec {
+		if l, ok := s.Metric[name]; ok && !seen[string(l)] {
+			seen[string(l)] = true
+			out = append(out, string(l))
+		}
+	}
+	return out
+}
+
+func groupOf(m model.Metric, drop ...model.LabelName) model.LabelSet {
+	ls := model.LabelSet(m).Clone()
+	delete(ls, model.MetricNameLabel)
+	for _, d := range drop {
+		delete(ls, d)
+	}
+	return ls
+}
+
+// latencyCounts reads per-group bucket increases. Buckets of one parsed
+// bound are summed (spellings that coexist after an upgrade count once each
+// as separate series, which is what they are).
+func latencyCounts(w time.Duration, vec model.Vector, threshold, lower, upper float64) *windowData {
+	wd := &windowData{window: w, groups: map[model.Fingerprint]*groupCounts{}}
+	type acc struct{ lo, up, inf float64 }
+	accs := map[model.Fingerprint]*acc{}
+	for _, smp := range vec {
+		ls := groupOf(smp.Metric, "le")
+		fp := ls.Fingerprint()
+		g := wd.groups[fp]
+		if g == nil {
+			g = &groupCounts{labels: ls}
+			wd.groups[fp] = g
+			accs[fp] = &acc{}
+		}
+		le, err := strconv.ParseFloat(string(smp.Metric["le"]), 64)
+		if err != nil {
+			continue
+		}
+		v := float64(smp.Value)
+		a := accs[fp]
+		switch {
+		case math.IsInf(le, 1):
+			a.inf += v
+		case sameBound(le, upper):
+			a.up += v
+		case sameBound(le, lower):
+			a.lo += v
+		}
+	}
+	for fp, g := range wd.groups {
+		a := accs[fp]
+		g.total = a.inf
+		good := a.up
+		if lower != upper {
+			// Linear interpolation inside (lower, upper]: an estimate, flagged
+			// as such in every output.
+			good = a.lo + (a.up-a.lo)*(threshold-lower)/(upper-lower)
+		}
+		g.bad = g.total - good
+	}
+	return wd
+}
+
+func ratioCounts(w time.Duration, vec model.Vector) *windowData {
+	wd := &windowData{window: w, groups: map[model.Fingerprint]*groupCounts{}}
+	for _, smp := range vec {
+		ls := groupOf(smp.Metric, rules.PartLabel)
+		fp := ls.Fingerprint()
+		g := wd.groups[fp]
+		if g == nil {
+			g = &groupCounts{labels: ls}
+			wd.groups[fp] = g
+		}
+		switch string(smp.Metric[rules.PartLabel]) {
+		case rules.PartErrors:
+			g.bad += float64(smp.Value)
+		case rules.PartTotal:
+			g.total += float64(smp.Value)
+		}
+	}
+	return wd
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// assemble turns window data into one result per group.
+func assemble(s *rules.SLO, family string, interpolated bool, windows []*windowData, budget *windowData, periodLen time.Duration) []SLOResult {
+	groups := map[model.Fingerprint]model.LabelSet{}
+	for _, wd := range append(append([]*windowData(nil), windows...), budget) {
+		for fp, g := range wd.groups {
+			groups[fp] = g.labels
+		}
+	}
+	fps := make([]model.Fingerprint, 0, len(groups))
+	for fp := range groups {
+		fps = append(fps, fp)
+	}
+	sort.Slice(fps, func(i, j int) bool { return groups[fps[i]].Before(groups[fps[j]]) })
+
+	budgetFrac := s.Objective.Budget()
+	out := make([]SLOResult, 0, len(fps))
+	for _, fp := range fps {
+		r := SLOResult{
+			SLO:         s.Name,
+			Labels:      map[string]string{},
+			Objective:   s.Objective.Percent(),
+			Metric:      family,
+			Approximate: interpolated,
+			Firing:      []FiringPair{},
+		}
+		if interpolated {
+			r.Note = "threshold interpolated inside a histogram bucket: error ratios are estimates"
+		}
+		for k, v := range groups[fp] {
+			r.Labels[string(k)] = string(v)
+		}
+		window := func(wd *windowData) WindowResult {
+			res := WindowResult{Window: rules.Duration(wd.window)}
+			g := wd.groups[fp]
+			if g != nil {
+				res.Events = g.total
+			}
+			if er, ok := g.errorRatio(); ok {
+				res.ErrorRatio = ptr(er)
+				res.BurnRate = ptr(er / budgetFrac)
+			}
+			return res
+		}
+		for _, wd := range windows {
+			r.Windows = append(r.Windows, window(wd))
+		}
+		r.Budget = window(budget)
+		for _, w := range s.Windows {
+			long, short := r.Window(w.Long), r.Window(w.Short)
+			if long == nil || short == nil || long.BurnRate == nil || short.BurnRate == nil {
+				continue
+			}
+			if long.Events < s.MinEvents {
+				continue
+			}
+			if *long.BurnRate > w.Factor && *short.BurnRate > w.Factor {
+				r.Firing = append(r.Firing, FiringPair{
+					LongWindow: rules.Duration(w.Long), ShortWindow: rules.Duration(w.Short),
+					Severity: w.Severity, Tier: w.Tier, Factor: w.Factor,
+					LongBurnRate: *long.BurnRate, ShortBurnRate: *short.BurnRate,
+				})
+			}
+		}
+		if r.Budget.ErrorRatio != nil {
+			r.BudgetRemaining = ptr(1 - *r.Budget.ErrorRatio/budgetFrac)
+			if h := r.Window(time.Hour); h != nil && h.BurnRate != nil {
+				r.Exhaustion = exhaustion(*r.BudgetRemaining, *h.BurnRate, periodLen)
+			}
+		}
+		switch {
+		case r.Budget.Events == 0 && allEmpty(r.Windows):
+			r.State = StateNoData
+		case len(r.Firing) > 0:
+			r.State = StateBurning
+		default:
+			r.State = StateOK
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func allEmpty(ws []WindowResult) bool {
+	for _, w := range ws {
+		if w.Events > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// exhaustion forecasts when the budget runs out if the current burn rate
+// holds: burning at rate b uses b/period of the budget per unit of time.
+func exhaustion(remaining, burn float64, period time.Duration) *Duration {
+	if remaining <= 0 {
+		return ptr(Duration(0))
+	}
+	if burn <= 0 {
+		return nil
+	}
+	d := remaining / burn * float64(period)
+	if d > float64(math.MaxInt64) {
+		return nil
+	}
+	return ptr(Duration(time.Duration(d)))
+}
