@@ -182,7 +182,17 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 
 	all := append(append([]time.Duration(nil), windows...), budgetWindow)
 	data := make([]*windowData, len(all))
-	errs := make([]error, len(all))
+	// The first failing window cancels the others: one error, reported
+	// once, is what a reader needs.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		once     sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		once.Do(func() { firstErr = err; cancel() })
+	}
 	sem := make(chan struct{}, max(1, e.parallel))
 	var wg sync.WaitGroup
 	for i, w := range all {
@@ -195,19 +205,22 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
 			q, err := buildQuery(w)
 			if err != nil {
-				errs[i] = err
+				fail(err)
 				return
 			}
 			v, err := e.q.Query(ctx, q, ts)
 			if err != nil {
-				errs[i] = err
+				fail(err)
 				return
 			}
 			vec, ok := v.(model.Vector)
 			if !ok {
-				errs[i] = &QueryError{Query: q, Err: fmt.Errorf("result is %s, want a vector", v.Type())}
+				fail(&QueryError{Query: q, Err: fmt.Errorf("result is %s, want a vector", v.Type())})
 				return
 			}
 			if s.Latency != nil {
@@ -218,7 +231,10 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return assemble(s, family, interpolated, data[:len(windows)], data[len(windows)], periodLen), nil

@@ -17,6 +17,8 @@ const usage = `vllm-sentinel: SLO burn-rate alerting and leading indicators for 
 Usage:
   vllm-sentinel run      --config FILE   run the daemon
   vllm-sentinel check    --config FILE   validate a configuration file
+  vllm-sentinel eval     --config FILE [--at TIME] [--output table|json]
+                                         evaluate once and print the result
   vllm-sentinel version                  print the version
 
 Run 'vllm-sentinel COMMAND --help' for a command's flags.
@@ -43,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDaemon(ctx, rest, stdout, stderr)
 	case "check":
 		return runCheck(ctx, rest, stdout, stderr)
+	case "eval":
+		return runEval(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, version.Print("vllm-sentinel"))
 		return exitOK

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vllm-sentinel/vllm-sentinel/config"
+	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+	"github.com/vllm-sentinel/vllm-sentinel/rules"
+)
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("eval", stderr)
+	cfgFile := configFlag(fs)
+	at := fs.String("at", "now", "evaluation time: RFC3339, unix seconds, or now")
+	output := fs.String("output", "table", "output format: table or json")
+	lf := addLogFlags(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *output != "table" && *output != "json" {
+		fmt.Fprintf(stderr, "eval: --output %q: want table or json\n", *output)
+		return exitUsage
+	}
+	ts, err := parseTime(*at, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "eval: --at: %v\n", err)
+		return exitUsage
+	}
+	logger, err := lf.newLogger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "eval:", err)
+		return exitUsage
+	}
+	cfg, err := loadConfig(*cfgFile, stderr)
+	if err != nil {
+		return exitFailure
+	}
+	ev, err := newEvaluator(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "eval: %v\n", err)
+		return exitFailure
+	}
+	res := ev.Eval(ctx, ts)
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			fmt.Fprintf(stderr, "eval: %v\n", err)
+			return exitFailure
+		}
+	} else {
+		printTable(stdout, res)
+	}
+	if len(res.Errors) > 0 {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// loadConfig loads and validates, printing every problem to stderr.
+func loadConfig(file string, stderr io.Writer) (*config.Config, error) {
+	if file == "" {
+		fmt.Fprintln(stderr, "--config is required")
+		return nil, fmt.Errorf("no config")
+	}
+	cfg, err := config.LoadFile(file, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// compileSLOs compiles every SLO of a validated config.
+func compileSLOs(cfg *config.Config) ([]*rules.SLO, error) {
+	p := rules.NewPromQL()
+	slos := make([]*rules.SLO, 0, len(cfg.SLOs))
+	for _, spec := range cfg.SLOs {
+		s, err := rules.Compile(p, spec, cfg.RuleDefaults())
+		if err != nil {
+			return nil, err
+		}
+		slos = append(slos, s)
+	}
+	return slos, nil
+}
+
+func newQuerier(cfg *config.Config, logger *slog.Logger) (evaluator.Querier, error) {
+	return evaluator.NewPrometheusQuerier(evaluator.ClientConfig{
+		URL:        cfg.Prometheus.URL,
+		Timeout:    cfg.Prometheus.Timeout.D(),
+		Headers:    cfg.Prometheus.Headers,
+		HTTPConfig: cfg.Prometheus.HTTPConfig,
+	}, logger)
+}
+
+func newEvaluator(cfg *config.Config, logger *slog.Logger) (*evaluator.Evaluator, error) {
+	slos, err := compileSLOs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	q, err := newQuerier(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	flavour := cfg.VLLM.MetricNames.Flavour
+	overrides := cfg.VLLM.MetricNames.Overrides
+	names := func(short string) string {
+		if n, ok := overrides[short]; ok {
+			return n
+		}
+		return rules.MetricName(short, flavour)
+	}
+	return evaluator.New(q, slos, evaluator.Options{Logger: logger, Names: names}), nil
+}
+
+// parseTime accepts RFC3339, unix seconds (with fraction) or "now".
+func parseTime(s string, now time.Time) (time.Time, error) {
+	if s == "" || s == "now" {
+		return now, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		sec := int64(f)
+		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not RFC3339 (2026-01-02T15:04:05Z), unix seconds, or now", s)
+}
+
+func fmtRatio(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*p, 'f', 5, 64)
+}
+
+func fmtBurn(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*p, 'f', 2, 64)
+}
+
+func fmtLabels(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	if len(parts) == 0 {
+		return "{}"
+	}
+	return strings.Join(parts, ",")
+}
+
+func printTable(w io.Writer, res *evaluator.Result) {
+	fmt.Fprintf(w, "Evaluation at %s\n\n", res.Time.UTC().Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLO\tGROUP\tSTATE\tBUDGET LEFT\tEXHAUSTS IN\tFIRING")
+	for _, r := range res.SLOs {
+		budget := "-"
+		if r.BudgetRemaining != nil {
+			budget = strconv.FormatFloat(*r.BudgetRemaining*100, 'f', 1, 64) + "%"
+		}
+		exh := "-"
+		if r.Exhaustion != nil {
+			exh = r.Exhaustion.String()
+		}
+		var firing []string
+		for _, f := range r.Firing {
+			firing = append(firing, fmt.Sprintf("%s/%s %s (burn %.1f/%.1f > %.2f)", f.LongWindow, f.ShortWindow, f.Severity, f.LongBurnRate, f.ShortBurnRate, f.Factor))
+		}
+		if len(firing) == 0 {
+			firing = []string{"-"}
+		}
+		name := r.SLO
+		if r.Approximate {
+			name += " (approx.)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, fmtLabels(r.Labels), r.State, budget, exh, strings.Join(firing, "; "))
+	}
+	tw.Flush()
+	for _, r := range res.SLOs {
+		fmt.Fprintf(w, "\n%s %s (objective %g%%, %s)\n", r.SLO, fmtLabels(r.Labels), r.Objective, r.Metric)
+		if r.Note != "" {
+			fmt.Fprintf(w, "  note: %s\n", r.Note)
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "  window\terror ratio\tburn rate\tevents\t")
+		for _, win := range append(r.Windows, r.Budget) {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.0f\t\n", win.Window, fmtRatio(win.ErrorRatio), fmtBurn(win.BurnRate), win.Events)
+		}
+		tw.Flush()
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(w, "\nERROR %s: %s\n", e.SLO, e.Error)
+	}
+}
