@@ -1,0 +1,233 @@
+package evaluator
+
+import (
+	"sort"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// AlertState is where an alert is in its lifecycle. As in Prometheus, a
+// resolved alert is Inactive with ResolvedAt set, kept for a while so that
+// the resolve is sent more than once.
+type AlertState int
+
+// Alert states.
+const (
+	StateInactive AlertState = iota
+	StatePending
+	StateFiring
+)
+
+func (s AlertState) String() string {
+	switch s {
+	case StatePending:
+		return "pending"
+	case StateFiring:
+		return "firing"
+	default:
+		return "inactive"
+	}
+}
+
+// MarshalText writes the state by name.
+func (s AlertState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a state by name.
+func (s *AlertState) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "pending":
+		*s = StatePending
+	case "firing":
+		*s = StateFiring
+	default:
+		*s = StateInactive
+	}
+	return nil
+}
+
+// Alert is one alert instance with its lifecycle timestamps.
+type Alert struct {
+	Labels      model.LabelSet `json:"labels"`
+	Annotations model.LabelSet `json:"annotations"`
+	State       AlertState     `json:"state"`
+	Value       float64        `json:"value"`
+	// ActiveAt is when the condition first held in this run of it.
+	ActiveAt time.Time `json:"active_at"`
+	// FiredAt is when it became firing: the startsAt sent to receivers.
+	FiredAt time.Time `json:"fired_at,omitzero"`
+	// LastSeenAt is the last time the condition held; keep_firing_for
+	// counts from it.
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	LastSentAt time.Time `json:"last_sent_at,omitzero"`
+	// sentState is what receivers last heard, so a change is sent at once.
+	SentState AlertState `json:"sent_state"`
+}
+
+// Condition is an alert whose expression holds at this evaluation.
+type Condition struct {
+	Labels      model.LabelSet
+	Annotations model.LabelSet
+	Value       float64
+}
+
+// Timing is the lifecycle of one alerting rule.
+type Timing struct {
+	For           time.Duration
+	KeepFiringFor time.Duration
+}
+
+// Lifecycle settings shared by every alert, as in Prometheus.
+const (
+	// ResolvedRetention is how long a resolve keeps being re-sent.
+	ResolvedRetention = 15 * time.Minute
+	// DefaultResendInterval re-sends firing alerts so Alertmanager never
+	// lets them expire.
+	DefaultResendInterval = time.Minute
+)
+
+// AlertSet holds the alerts of one rule. Update never reads the clock: the
+// evaluation time is passed in.
+type AlertSet struct {
+	Timing Timing
+	Active map[model.Fingerprint]*Alert
+}
+
+// NewAlertSet returns an empty set.
+func NewAlertSet(t Timing) *AlertSet {
+	return &AlertSet{Timing: t, Active: map[model.Fingerprint]*Alert{}}
+}
+
+// Update applies one evaluation at ts: conds are the alerts whose condition
+// holds now.
+func (s *AlertSet) Update(ts time.Time, conds []Condition) {
+	seen := map[model.Fingerprint]bool{}
+	for _, c := range conds {
+		fp := c.Labels.Fingerprint()
+		seen[fp] = true
+		a, ok := s.Active[fp]
+		if !ok || (a.State == StateInactive) {
+			a = &Alert{Labels: c.Labels, State: StatePending, ActiveAt: ts, SentState: sentStateOf(a)}
+			if ok {
+				a.LastSentAt = s.Active[fp].LastSentAt
+			}
+			s.Active[fp] = a
+		}
+		a.Annotations = c.Annotations
+		a.Value = c.Value
+		a.LastSeenAt = ts
+		if a.State == StatePending && ts.Sub(a.ActiveAt) >= s.Timing.For {
+			a.State = StateFiring
+			a.FiredAt = ts
+		}
+	}
+	for fp, a := range s.Active {
+		if seen[fp] {
+			continue
+		}
+		switch a.State {
+		case StatePending:
+			delete(s.Active, fp)
+		case StateFiring:
+			if s.Timing.KeepFiringFor > 0 && ts.Sub(a.LastSeenAt) < s.Timing.KeepFiringFor {
+				continue
+			}
+			a.State = StateInactive
+			a.ResolvedAt = ts
+		case StateInactive:
+			if ts.Sub(a.ResolvedAt) > ResolvedRetention {
+				delete(s.Active, fp)
+			}
+		}
+	}
+}
+
+func sentStateOf(a *Alert) AlertState {
+	if a == nil {
+		return StateInactive
+	}
+	return a.SentState
+}
+
+// Due returns the alerts to send at ts as receivers expect them, and marks
+// them sent. Firing alerts go out when they first fire and every resend
+// interval after, with endsAt far enough ahead to survive missed cycles;
+// resolved alerts go out at once and are repeated until ResolvedRetention.
+func (s *AlertSet) Due(ts time.Time, resend, evalInterval time.Duration, generatorURL string) []*model.Alert {
+	var out []*model.Alert
+	validFor := 4 * max(resend, evalInterval)
+	for _, a := range s.sorted() {
+		var send bool
+		switch a.State {
+		case StateFiring:
+			send = a.SentState != StateFiring || ts.Sub(a.LastSentAt) >= resend
+		case StateInactive:
+			if a.ResolvedAt.IsZero() {
+				continue
+			}
+			// A resolve nobody heard of a firing alert need not be sent.
+			if a.SentState != StateFiring && a.LastSentAt.IsZero() {
+				continue
+			}
+			send = a.SentState == StateFiring || ts.Sub(a.LastSentAt) >= resend
+		default:
+			continue
+		}
+		if !send {
+			continue
+		}
+		ma := &model.Alert{
+			Labels:       a.Labels.Clone(),
+			Annotations:  a.Annotations.Clone(),
+			StartsAt:     a.FiredAt,
+			GeneratorURL: generatorURL,
+		}
+		if a.State == StateFiring {
+			ma.EndsAt = ts.Add(validFor)
+		} else {
+			ma.EndsAt = a.ResolvedAt
+		}
+		a.LastSentAt = ts
+		a.SentState = a.State
+		out = append(out, ma)
+	}
+	return out
+}
+
+func (s *AlertSet) sorted() []*Alert {
+	out := make([]*Alert, 0, len(s.Active))
+	for _, a := range s.Active {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Labels.Before(out[j].Labels) })
+	return out
+}
+
+// Restore brings back alerts persisted before a restart at ts, as
+// Prometheus restores its for-state: a pending alert keeps its ActiveAt
+// only if the outage was shorter than outageTolerance, a firing alert keeps
+// firing (and its FiredAt) so a restart neither re-pages nor resolves it,
+// and a resolved one keeps being re-sent until its retention ends.
+func (s *AlertSet) Restore(ts time.Time, saved []*Alert, downSince time.Time, outageTolerance time.Duration) {
+	for _, a := range saved {
+		if a.State == StatePending && ts.Sub(downSince) > outageTolerance {
+			continue
+		}
+		if a.State == StateInactive && ts.Sub(a.ResolvedAt) > ResolvedRetention {
+			continue
+		}
+		cp := *a
+		s.Active[a.Labels.Fingerprint()] = &cp
+	}
+}
+
+// Snapshot copies the alerts for persistence or display.
+func (s *AlertSet) Snapshot() []*Alert {
+	out := s.sorted()
+	for i, a := range out {
+		cp := *a
+		out[i] = &cp
+	}
+	return out
+}
