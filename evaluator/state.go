@@ -1,0 +1,107 @@
+package evaluator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// stateVersion changes when the file's shape does; an unknown version is
+// treated like a corrupt file: moved aside, never misread.
+const stateVersion = 1
+
+// stateFile is what survives a restart: the alerts of every rule with their
+// lifecycle timestamps.
+type stateFile struct {
+	Version int                 `json:"version"`
+	SavedAt time.Time           `json:"saved_at"`
+	Rules   map[string][]*Alert `json:"rules"`
+}
+
+// Store keeps alert state in one JSON file under the state directory.
+type Store struct {
+	path string
+}
+
+// NewStore returns a store writing dir/alerts.json; the directory is created.
+func NewStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	return &Store{path: filepath.Join(dir, "alerts.json")}, nil
+}
+
+// Path is the state file's path.
+func (s *Store) Path() string { return s.path }
+
+// ErrCorruptState is returned (wrapped) when the state file could not be
+// read and was moved aside; the caller starts empty and says so loudly.
+var ErrCorruptState = errors.New("corrupt state file")
+
+// Load reads the saved state. A missing file is an empty state. A file that
+// cannot be parsed is renamed to alerts.json.corrupt-<unix time> so that
+// nothing is lost and the next save does not overwrite the evidence.
+func (s *Store) Load(now time.Time) (*stateFile, error) {
+	empty := &stateFile{Version: stateVersion, Rules: map[string][]*Alert{}}
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return empty, nil
+	}
+	var sf stateFile
+	if err == nil {
+		err = json.Unmarshal(b, &sf)
+		if err == nil && sf.Version != stateVersion {
+			err = fmt.Errorf("unknown state version %d (want %d)", sf.Version, stateVersion)
+		}
+	}
+	if err != nil {
+		aside := fmt.Sprintf("%s.corrupt-%d", s.path, now.Unix())
+		if rerr := os.Rename(s.path, aside); rerr != nil {
+			return empty, fmt.Errorf("%w %s: %v; moving it aside failed too: %v", ErrCorruptState, s.path, err, rerr)
+		}
+		return empty, fmt.Errorf("%w %s: %v; moved to %s, starting with no alert state", ErrCorruptState, s.path, err, aside)
+	}
+	if sf.Rules == nil {
+		sf.Rules = map[string][]*Alert{}
+	}
+	return &sf, nil
+}
+
+// Save writes the state atomically: a temporary file, fsync, rename, and a
+// directory fsync, so a crash leaves either the old or the new file whole.
+func (s *Store) Save(sf *stateFile) error {
+	sf.Version = stateVersion
+	b, err := json.Marshal(sf)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	dir := filepath.Dir(s.path)
+	tmp, err := os.CreateTemp(dir, ".alerts.json.tmp-*")
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state %s: fsync: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save state %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
