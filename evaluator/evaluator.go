@@ -50,10 +50,14 @@ func (e *Evaluator) Eval(ctx context.Context, ts time.Time) *Result {
 		ev := &sloEval{q: e.q, promql: e.promql, slo: s, names: e.opts.Names, parallel: e.opts.Parallel}
 		rs, err := ev.run(ctx, ts)
 		if err != nil {
-			se := SLOError{SLO: s.Name, Error: err.Error()}
+			se := SLOError{SLO: s.Name, Error: err.Error(), Unavailable: Retriable(err)}
 			var qe *QueryError
 			if errors.As(err, &qe) {
 				se.Query = qe.Query
+			}
+			var ae *AbsentError
+			if errors.As(err, &ae) {
+				se.Absent = ae.Metric
 			}
 			e.opts.Logger.Error("SLO evaluation failed", "slo", s.Name, "time", ts, "err", err)
 			res.Errors = append(res.Errors, se)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 )
@@ -22,8 +23,8 @@ type ClientConfig struct {
 }
 
 // NewPrometheusQuerier returns a Querier for a Prometheus-compatible query
-// API, with a per-query timeout and retries.
-func NewPrometheusQuerier(cfg ClientConfig, logger *slog.Logger) (Querier, error) {
+// API, with a per-query timeout, retries, and query metrics on reg (nil: none).
+func NewPrometheusQuerier(cfg ClientConfig, logger *slog.Logger, reg prometheus.Registerer) (Querier, error) {
 	hc, err := commoncfg.NewClientFromConfig(cfg.HTTPConfig, "vllm-sentinel")
 	if err != nil {
 		return nil, fmt.Errorf("prometheus http_config: %w", err)
@@ -39,7 +40,7 @@ func NewPrometheusQuerier(cfg ClientConfig, logger *slog.Logger) (Querier, error
 	if cfg.Timeout > 0 {
 		q = &timeoutQuerier{q: q, timeout: cfg.Timeout}
 	}
-	return WithRetry(q, DefaultRetry), nil
+	return WithRetry(Instrument(q, reg), DefaultRetry), nil
 }
 
 type headerRoundTripper struct {

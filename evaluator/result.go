@@ -28,6 +28,11 @@ type SLOError struct {
 	SLO   string `json:"slo"`
 	Query string `json:"query,omitempty"`
 	Error string `json:"error"`
+	// Unavailable is set when Prometheus could not be reached or failed
+	// (network, timeout, 5xx), as opposed to refusing the query.
+	Unavailable bool `json:"unavailable,omitempty"`
+	// Absent names the metric that has no series, when that is the cause.
+	Absent string `json:"absent,omitempty"`
 }
 
 // SLOResult is one SLO for one group (e.g. one model).

@@ -2,7 +2,6 @@ package evaluator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -38,8 +37,16 @@ func (e *ThresholdError) Error() string {
 		strconv.FormatFloat(e.Threshold, 'g', -1, 64), e.Metric, near)
 }
 
-// ErrNoSeries means the SLI's metric has no series in Prometheus.
-var ErrNoSeries = errors.New("no series")
+// AbsentError means the SLI's metric has no series in Prometheus: absent,
+// which is never read as zero.
+type AbsentError struct {
+	Metric string
+	Time   time.Time
+}
+
+func (e *AbsentError) Error() string {
+	return fmt.Sprintf("metric %s has no series at %s (absent, not zero: check vllm.selector and metric_names)", e.Metric, e.Time.UTC().Format(time.RFC3339))
+}
 
 // bound is one le value as Prometheus stores it, parsed.
 type bound struct {
@@ -161,7 +168,7 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 		}
 		les := labelValues(v, "le")
 		if len(les) == 0 {
-			return nil, fmt.Errorf("histogram %s_bucket: %w at %s", family, ErrNoSeries, ts.UTC().Format(time.RFC3339))
+			return nil, &AbsentError{Metric: family + "_bucket", Time: ts}
 		}
 		need, lo, up, err := thresholdBounds(family, les, s.Latency.Threshold, s.Latency.Interpolate)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -202,12 +201,7 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // refuse (the legacy charset: a dash is not allowed).
 func CheckLabels(path []any, labels map[string]string) []FieldError {
 	var fe fieldErrors
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(labels) {
 		if !model.LegacyValidation.IsValidLabelName(k) {
 			fe.add(append(path, k), "invalid label name %q: use letters, digits and underscores, not starting with a digit", k)
 		}
@@ -250,6 +244,9 @@ func (s *SLOSpec) Validate(p *PromQL, root []any) []FieldError {
 		if !model.LegacyValidation.IsValidLabelName(l) {
 			fe.add(at("group_by", i), "invalid label name %q", l)
 		}
+		if l == "engine" {
+			fe.add(at("group_by", i), "engine is always summed away: an SLO is about what users of a model see, not one engine")
+		}
 	}
 	switch {
 	case s.SLI.Latency != nil && s.SLI.Ratio != nil:
@@ -286,6 +283,7 @@ func (s *SLOSpec) Validate(p *PromQL, root []any) []FieldError {
 	}
 	fe = append(fe, CheckLabels(at("alerting", "labels"), s.Alerting.Labels)...)
 	fe = append(fe, CheckLabels(at("alerting", "annotations"), s.Alerting.Annotations)...)
+	fe = append(fe, CheckTemplates(at("alerting", "annotations"), s.Alerting.Annotations)...)
 	window := s.Window.D()
 	if s.Calendar == "month" {
 		window = 28 * 24 * time.Hour // shortest month: a pair must fit every month
@@ -367,6 +365,7 @@ func (s *IndicatorSpec) Validate(p *PromQL, root []any) []FieldError {
 	}
 	fe = append(fe, CheckLabels(at("labels"), s.Labels)...)
 	fe = append(fe, CheckLabels(at("annotations"), s.Annotations)...)
+	fe = append(fe, CheckTemplates(at("annotations"), s.Annotations)...)
 	return fe
 }
 

@@ -101,7 +101,7 @@ func newQuerier(cfg *config.Config, logger *slog.Logger) (evaluator.Querier, err
 		Timeout:    cfg.Prometheus.Timeout.D(),
 		Headers:    cfg.Prometheus.Headers,
 		HTTPConfig: cfg.Prometheus.HTTPConfig,
-	}, logger)
+	}, logger, nil)
 }
 
 func newEvaluator(cfg *config.Config, logger *slog.Logger) (*evaluator.Evaluator, error) {
