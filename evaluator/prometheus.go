@@ -25,6 +25,20 @@ type ClientConfig struct {
 // NewPrometheusQuerier returns a Querier for a Prometheus-compatible query
 // API, with a per-query timeout, retries, and query metrics on reg (nil: none).
 func NewPrometheusQuerier(cfg ClientConfig, logger *slog.Logger, reg prometheus.Registerer) (Querier, error) {
+	promAPI, err := NewPrometheusAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var q = NewAPIQuerier(promAPI, logger)
+	if cfg.Timeout > 0 {
+		q = &timeoutQuerier{q: q, timeout: cfg.Timeout}
+	}
+	return WithRetry(Instrument(q, reg), DefaultRetry), nil
+}
+
+// NewPrometheusAPI returns a client_golang API client with the configured
+// HTTP settings (TLS, auth) and extra headers (e.g. X-Scope-OrgID).
+func NewPrometheusAPI(cfg ClientConfig) (v1.API, error) {
 	hc, err := commoncfg.NewClientFromConfig(cfg.HTTPConfig, "vllm-sentinel")
 	if err != nil {
 		return nil, fmt.Errorf("prometheus http_config: %w", err)
@@ -36,12 +50,11 @@ func NewPrometheusQuerier(cfg ClientConfig, logger *slog.Logger, reg prometheus.
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client for %s: %w", cfg.URL, err)
 	}
-	var q = NewAPIQuerier(v1.NewAPI(c), logger)
-	if cfg.Timeout > 0 {
-		q = &timeoutQuerier{q: q, timeout: cfg.Timeout}
-	}
-	return WithRetry(Instrument(q, reg), DefaultRetry), nil
+	return v1.NewAPI(c), nil
 }
+
+// NewAPIRangeQuerier adapts a client_golang API for RangeCache.
+func NewAPIRangeQuerier(promAPI v1.API) RangeQuerier { return apiRangeQuerier{api: promAPI} }
 
 type headerRoundTripper struct {
 	headers map[string]string

@@ -19,6 +19,8 @@ Usage:
   vllm-sentinel check    --config FILE   validate a configuration file
   vllm-sentinel eval     --config FILE [--at TIME] [--output table|json]
                                          evaluate once and print the result
+  vllm-sentinel backtest --config FILE --from TIME [--to TIME] [--step 1m]
+                                         replay history: when alerts would have fired and resolved
   vllm-sentinel version                  print the version
 
 Run 'vllm-sentinel COMMAND --help' for a command's flags.
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCheck(ctx, rest, stdout, stderr)
 	case "eval":
 		return runEval(ctx, rest, stdout, stderr)
+	case "backtest":
+		return runBacktest(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, version.Print("vllm-sentinel"))
 		return exitOK

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -23,7 +26,20 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
+	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 )
+
+// redactURL hides credentials in a URL before it is shown.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	if u.User != nil {
+		u.User = url.User("<redacted>")
+	}
+	return u.String()
+}
 
 func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs := newFlagSet("run", stderr)
@@ -75,8 +91,11 @@ type daemon struct {
 	lifecycle bool
 	reg       *prometheus.Registry
 	cfg       atomic.Pointer[config.Config]
-	ready     atomic.Bool
 	reloadCh  chan chan error
+
+	mu  sync.Mutex // guards cur and serialises reloads
+	cur *stack
+	ctx context.Context
 }
 
 func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
@@ -92,6 +111,25 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	st, err := buildStack(d.cfg.Load(), d.logger, d.reg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := st.engine.Restore(time.Now()); err != nil {
+		ln.Close()
+		return fmt.Errorf("restore alert state: %w", err)
+	}
+	d.ctx = ctx
+	d.cur = st
+	st.start(ctx)
+	defer func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.logger.Info("finishing the evaluation in flight and flushing notifications")
+		d.cur.stop(d.logger)
+		d.logger.Info("stopped")
+	}()
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
 	var g oklogrun.Group
 	{
@@ -137,7 +175,6 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 			close(done)
 		})
 	}
-	d.ready.Store(true)
 	return g.Run()
 }
 
@@ -145,6 +182,9 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 // leaves the running one in place.
 func (d *daemon) reload() error {
 	cfg, err := config.LoadFile(d.cfgFile, os.Getenv)
+	if err == nil {
+		err = d.swap(cfg)
+	}
 	if err != nil {
 		d.logger.Error("reload refused: the running configuration is kept", "file", d.cfgFile, "err", err)
 		return err
@@ -154,6 +194,28 @@ func (d *daemon) reload() error {
 	return nil
 }
 
+// swap replaces the running stack with one built from cfg, carrying alert
+// state over so that a reload neither re-pages nor forgets.
+func (d *daemon) swap(cfg *config.Config) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	next, err := buildStack(cfg, d.logger, d.reg)
+	if err != nil {
+		return err
+	}
+	d.cur.stop(d.logger)
+	next.engine.CopyState(d.cur.engine)
+	d.cur = next
+	next.start(d.ctx)
+	return nil
+}
+
+func (d *daemon) engine() *evaluator.Engine {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cur.engine
+}
+
 func (d *daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
@@ -161,11 +223,27 @@ func (d *daemon) routes() http.Handler {
 		fmt.Fprintln(w, "vllm-sentinel is healthy.")
 	})
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.ready.Load() {
-			http.Error(w, "vllm-sentinel is not ready.", http.StatusServiceUnavailable)
+		if !d.engine().Ready() {
+			http.Error(w, "vllm-sentinel is not ready: no evaluation has succeeded yet.", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "vllm-sentinel is ready.")
+	})
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		e := d.engine()
+		cfg := d.cfg.Load()
+		status := struct {
+			Version    string             `json:"version"`
+			ConfigFile string             `json:"config_file"`
+			Prometheus string             `json:"prometheus"`
+			Ready      bool               `json:"ready"`
+			Evaluation *evaluator.Result  `json:"evaluation"`
+			Alerts     []*evaluator.Alert `json:"alerts"`
+		}{version.Version, d.cfgFile, redactURL(cfg.Prometheus.URL), e.Ready(), e.Last(), e.Alerts()}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(status)
 	})
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if !d.lifecycle {

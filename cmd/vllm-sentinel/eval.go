@@ -13,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
@@ -45,7 +47,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitFailure
 	}
-	ev, err := newEvaluator(cfg, logger)
+	ev, err := newEvaluator(cfg, logger, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "eval: %v\n", err)
 		return exitFailure
@@ -95,33 +97,23 @@ func compileSLOs(cfg *config.Config) ([]*rules.SLO, error) {
 	return slos, nil
 }
 
-func newQuerier(cfg *config.Config, logger *slog.Logger) (evaluator.Querier, error) {
-	return evaluator.NewPrometheusQuerier(evaluator.ClientConfig{
-		URL:        cfg.Prometheus.URL,
-		Timeout:    cfg.Prometheus.Timeout.D(),
-		Headers:    cfg.Prometheus.Headers,
-		HTTPConfig: cfg.Prometheus.HTTPConfig,
-	}, logger, nil)
-}
-
-func newEvaluator(cfg *config.Config, logger *slog.Logger) (*evaluator.Evaluator, error) {
+// newEvaluator builds the evaluator of a config: eval, run and backtest share
+// it. reg receives query metrics (nil: none).
+func newEvaluator(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*evaluator.Evaluator, error) {
 	slos, err := compileSLOs(cfg)
 	if err != nil {
 		return nil, err
 	}
-	q, err := newQuerier(cfg, logger)
+	q, err := evaluator.NewPrometheusQuerier(evaluator.ClientConfig{
+		URL:        cfg.Prometheus.URL,
+		Timeout:    cfg.Prometheus.Timeout.D(),
+		Headers:    cfg.Prometheus.Headers,
+		HTTPConfig: cfg.Prometheus.HTTPConfig,
+	}, logger.With("component", "querier"), reg)
 	if err != nil {
 		return nil, err
 	}
-	flavour := cfg.VLLM.MetricNames.Flavour
-	overrides := cfg.VLLM.MetricNames.Overrides
-	names := func(short string) string {
-		if n, ok := overrides[short]; ok {
-			return n
-		}
-		return rules.MetricName(short, flavour)
-	}
-	return evaluator.New(q, slos, evaluator.Options{Logger: logger, Names: names}), nil
+	return evaluator.New(q, slos, evaluator.Options{Logger: logger.With("component", "evaluator"), Names: metricNames(cfg)}), nil
 }
 
 // parseTime accepts RFC3339, unix seconds (with fraction) or "now".

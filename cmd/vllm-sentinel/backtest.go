@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/vllm-sentinel/vllm-sentinel/config"
+	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+)
+
+func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("backtest", stderr)
+	cfgFile := configFlag(fs)
+	fromS := fs.String("from", "", "start of the replay: RFC3339 or unix seconds (required)")
+	toS := fs.String("to", "now", "end of the replay: RFC3339, unix seconds or now")
+	step := fs.Duration("step", 0, "time between evaluations (default: global.evaluation_interval)")
+	output := fs.String("output", "table", "output format: table or json")
+	meta := fs.Bool("meta", false, "include the sentinel's own alerts (watchdog, no data)")
+	lf := addLogFlags(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	now := time.Now()
+	from, err := parseTime(*fromS, time.Time{})
+	if err != nil || from.IsZero() {
+		fmt.Fprintf(stderr, "backtest: --from: want RFC3339 or unix seconds, got %q\n", *fromS)
+		return exitUsage
+	}
+	to, err := parseTime(*toS, now)
+	if err != nil {
+		fmt.Fprintf(stderr, "backtest: --to: %v\n", err)
+		return exitUsage
+	}
+	if !to.After(from) {
+		fmt.Fprintln(stderr, "backtest: --to must be after --from")
+		return exitUsage
+	}
+	if *output != "table" && *output != "json" {
+		fmt.Fprintf(stderr, "backtest: --output %q: want table or json\n", *output)
+		return exitUsage
+	}
+	logger, err := lf.newLogger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "backtest:", err)
+		return exitUsage
+	}
+	cfg, err := loadConfig(*cfgFile, stderr)
+	if err != nil {
+		return exitFailure
+	}
+	if *step <= 0 {
+		*step = cfg.Global.EvaluationInterval.D()
+	}
+	from = from.Truncate(time.Second)
+	rep, err := backtest(ctx, cfg, logger, from, to, *step, progressBar(stderr))
+	if err != nil {
+		fmt.Fprintf(stderr, "backtest: %v\n", err)
+		return exitFailure
+	}
+	trs := rep.Transitions
+	if rep.NoData > 0 {
+		fmt.Fprintf(stderr, "backtest: %d evaluation(s) found an SLO metric absent (no data)\n", rep.NoData)
+	}
+	if !*meta {
+		kept := trs[:0]
+		for _, t := range trs {
+			if !strings.HasPrefix(t.Alertname, "Sentinel") {
+				kept = append(kept, t)
+			}
+		}
+		trs = kept
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(trs); err != nil {
+			return exitFailure
+		}
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "Replayed %s to %s every %s: %d alert state change(s)\n\n",
+		from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), *step, len(trs))
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tSTATE\tALERT\tLABELS")
+	for _, t := range trs {
+		ls := t.Labels.Clone()
+		delete(ls, "alertname")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Time.UTC().Format(time.RFC3339), strings.ToUpper(t.To), t.Alertname, ls)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+// backtest replays history through the live code path, fetching each
+// query's values for many steps at once with range queries.
+func backtest(ctx context.Context, cfg *config.Config, logger *slog.Logger, from, to time.Time, step time.Duration, progress func(int, int, time.Time)) (*evaluator.BacktestReport, error) {
+	slos, err := compileSLOs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cc := evaluator.ClientConfig{URL: cfg.Prometheus.URL, Timeout: cfg.Prometheus.Timeout.D(), Headers: cfg.Prometheus.Headers, HTTPConfig: cfg.Prometheus.HTTPConfig}
+	instant, err := evaluator.NewPrometheusQuerier(cc, logger, nil)
+	if err != nil {
+		return nil, err
+	}
+	promAPI, err := evaluator.NewPrometheusAPI(cc)
+	if err != nil {
+		return nil, err
+	}
+	q := evaluator.NewRangeCache(instant, evaluator.NewAPIRangeQuerier(promAPI), from, to, step, 0)
+	ev := evaluator.New(q, slos, evaluator.Options{Names: metricNames(cfg)})
+	eng, err := evaluator.NewEngine(ev, nil, evaluator.EngineOptions{
+		Interval: step, ResendInterval: cfg.Global.ResendInterval.D(),
+		ExternalLabels: cfg.Global.ExternalLabels, ExternalURL: cfg.Global.ExternalURL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return evaluator.Backtest(ctx, eng, from, to, step, progress)
+}
+
+// progressBar draws on a terminal and stays silent otherwise, so piped
+// output and CI logs are not filled with carriage returns.
+func progressBar(w io.Writer) func(int, int, time.Time) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func(done, total int, ts time.Time) {
+		const width = 30
+		n := done * width / max(total, 1)
+		fmt.Fprintf(w, "\r[%s%s] %3d%% %s", strings.Repeat("#", n), strings.Repeat(" ", width-n), done*100/max(total, 1), ts.UTC().Format(time.RFC3339))
+		if done == total {
+			fmt.Fprintln(w)
+		}
+	}
+}
