@@ -534,8 +534,14 @@ func (l *loader) validate(cfg *Config) {
 	inames := map[string]int{}
 	for i := range cfg.Indicators {
 		s := &cfg.Indicators[i]
-		for _, fe := range s.Validate(p, []any{"indicators", i}) {
+		fes := s.Validate(p, []any{"indicators", i})
+		for _, fe := range fes {
 			l.at(fe.Path, "%v", fe.Err)
+		}
+		if len(fes) == 0 {
+			if _, err := rules.CompileIndicator(p, *s, cfg.RuleDefaults()); err != nil {
+				l.at([]any{"indicators", i}, "%v", err)
+			}
 		}
 		if j, dup := inames[s.Name]; dup && s.Name != "" {
 			l.at([]any{"indicators", i, "name"}, "duplicate indicator name %q (first defined at line %d)", s.Name, lineOf(l.root, []any{"indicators", j, "name"}))

@@ -57,6 +57,8 @@ type Engine struct {
 	store   *Store
 	metrics *engineMetrics
 	tmpls   map[string]map[string]*template.Template
+	// indicatorTmpls are the parsed annotation templates of indicators.
+	indicatorTmpls map[string]map[string]*template.Template
 
 	mu   sync.Mutex // guards sets and last
 	sets map[string]*AlertSet
@@ -93,6 +95,18 @@ func NewEngine(ev *Evaluator, sender Sender, opts EngineOptions) (*Engine, error
 			ts[k] = t
 		}
 		e.tmpls[s.Name] = ts
+	}
+	e.indicatorTmpls = map[string]map[string]*template.Template{}
+	for _, in := range ev.indicators {
+		ts := map[string]*template.Template{}
+		for k, v := range in.Annotations {
+			t, err := rules.ParseTemplate(in.Name+"/"+k, v)
+			if err != nil {
+				return nil, fmt.Errorf("indicator %q annotation %s: %w", in.Name, k, err)
+			}
+			ts[k] = t
+		}
+		e.indicatorTmpls[in.Name] = ts
 	}
 	if opts.StateDir != "" {
 		st, err := NewStore(opts.StateDir)
@@ -174,10 +188,16 @@ func (e *Engine) Cycle(ctx context.Context, ts time.Time) *Result {
 
 	e.mu.Lock()
 	e.updateSLOAlerts(res)
+	e.updateIndicatorAlerts(res)
 	e.updateMetaAlerts(ts, res, probeErr)
 	due := e.due(ts)
 	e.last = res
-	healthy := probeErr == nil && len(res.Errors) == 0
+	// Ready once Prometheus answered a whole cycle; an absent metric is a
+	// finding about vLLM, not a failure of the sentinel.
+	healthy := probeErr == nil
+	for _, ee := range res.Errors {
+		healthy = healthy && !ee.Unavailable
+	}
 	if healthy {
 		e.ready = true
 	}
@@ -259,7 +279,9 @@ func (e *Engine) updateSLOAlerts(res *Result) {
 	conds := map[string][]Condition{}
 	failed := map[string]bool{}
 	for _, se := range res.Errors {
-		failed[se.SLO] = true
+		if se.SLO != "" {
+			failed[se.SLO] = true
+		}
 	}
 	for _, r := range res.SLOs {
 		for _, f := range r.Firing {
@@ -274,6 +296,96 @@ func (e *Engine) updateSLOAlerts(res *Result) {
 		}
 		e.set("slo:"+s.Name, Timing{}).Update(res.Time, conds[s.Name])
 	}
+}
+
+// indicatorLabels are the labels of an indicator's alert for one group.
+func (e *Engine) indicatorLabels(in *rules.Indicator, group map[string]string) model.LabelSet {
+	ls := model.LabelSet{
+		model.AlertNameLabel: model.LabelValue(in.Alertname),
+		"indicator":          model.LabelValue(in.Name),
+		"severity":           model.LabelValue(in.Severity),
+	}
+	for k, v := range group {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	for k, v := range in.Labels {
+		if _, taken := ls[model.LabelName(k)]; !taken {
+			ls[model.LabelName(k)] = model.LabelValue(v)
+		}
+	}
+	return e.withExternal(ls)
+}
+
+// indicatorData is what indicator annotation templates see.
+type indicatorData struct {
+	Labels      map[string]string
+	Indicator   string
+	Value       float64
+	Threshold   float64
+	From, To    time.Time
+	ExternalURL string
+}
+
+func (e *Engine) updateIndicatorAlerts(res *Result) {
+	skip := map[string]bool{}
+	for _, ee := range res.Errors {
+		if ee.Indicator != "" {
+			// Unknown this cycle (query failed or metric absent): keep the
+			// alerts as they are; SentinelNoData or PrometheusDown says why.
+			skip[ee.Indicator] = true
+		}
+	}
+	byName := map[string][]int{}
+	for i, r := range res.Indicators {
+		byName[r.Indicator] = append(byName[r.Indicator], i)
+	}
+	for _, in := range e.ev.indicators {
+		if skip[in.Name] {
+			continue
+		}
+		set := e.set("indicator:"+in.Name, Timing{For: in.For, KeepFiringFor: in.KeepFiringFor})
+		var conds []Condition
+		for _, i := range byName[in.Name] {
+			r := &res.Indicators[i]
+			if !r.Active {
+				continue
+			}
+			group := groupWithout(r.Labels, "indicator")
+			ann := indicatorAnnotations(in, group, r.Value)
+			ls := e.indicatorLabels(in, group)
+			d := indicatorData{Labels: map[string]string{}, Indicator: in.Name, Value: r.Value, Threshold: in.Threshold(),
+				From: res.Time.Add(-max(in.Window(), in.For)), To: res.Time, ExternalURL: e.opts.ExternalURL}
+			for k, v := range ls {
+				d.Labels[string(k)] = string(v)
+			}
+			for k, t := range e.indicatorTmpls[in.Name] {
+				v, err := rules.ExpandTemplate(t, d)
+				if err != nil {
+					e.opts.Logger.Warn("annotation template failed", "indicator", in.Name, "annotation", k, "err", err)
+					v = err.Error()
+				}
+				ann[model.LabelName(k)] = model.LabelValue(v)
+			}
+			conds = append(conds, Condition{Labels: ls, Annotations: ann, Value: r.Value})
+		}
+		set.Update(res.Time, conds)
+		for _, i := range byName[in.Name] {
+			r := &res.Indicators[i]
+			if a := set.Active[e.indicatorLabels(in, groupWithout(r.Labels, "indicator")).Fingerprint()]; a != nil {
+				r.State = a.State.String()
+			}
+		}
+	}
+}
+
+func groupWithout(m map[string]string, drop string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if k != drop {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func (e *Engine) burnCondition(ts time.Time, r *SLOResult, f FiringPair) Condition {
@@ -421,9 +533,11 @@ func (e *Engine) updateMetaAlerts(ts time.Time, res *Result, probeErr error) {
 			groups[r.SLO]++
 		}
 	}
-	errs := map[string]SLOError{}
+	errs := map[string]EvalError{}
 	for _, se := range res.Errors {
-		errs[se.SLO] = se
+		if se.SLO != "" {
+			errs[se.SLO] = se
+		}
 	}
 	for _, s := range e.ev.slos {
 		se, failed := errs[s.Name]
@@ -447,7 +561,50 @@ func (e *Engine) updateMetaAlerts(ts time.Time, res *Result, probeErr error) {
 			},
 		})
 	}
+	for _, ee := range res.Errors {
+		if ee.Indicator == "" || ee.Absent == "" {
+			continue
+		}
+		nodata = append(nodata, Condition{
+			Labels: meta(AlertNoData, "warning", model.LabelSet{"indicator": model.LabelValue(ee.Indicator), "metric": model.LabelValue(ee.Absent)}),
+			Annotations: model.LabelSet{
+				"summary":     model.LabelValue(fmt.Sprintf("Indicator %s has no data: metric %s is absent", ee.Indicator, ee.Absent)),
+				"description": "An absent metric is not zero: the indicator cannot warn. Check that Prometheus scrapes vLLM, vllm.selector, and vllm.metric_names.",
+			},
+		})
+	}
 	e.set("meta:nodata", Timing{For: 5 * e.opts.Interval}).Update(ts, nodata)
+}
+
+// WarmUp evaluates the indicators at every interval before ts, back as far
+// as WarmUpSpan, so that a one-off evaluation at ts reports pending and
+// firing as the live loop would have. q serves those past times (a
+// RangeCache over them costs one range query per indicator query).
+func (e *Engine) WarmUp(ctx context.Context, q Querier, ts time.Time) {
+	steps := int(e.WarmUpSpan() / e.opts.Interval)
+	if steps == 0 {
+		return
+	}
+	if err := e.ev.opts.Names.Detect(ctx, q, ts); err != nil {
+		e.opts.Logger.Warn("metric name detection failed", "err", err)
+	}
+	for i := steps; i > 0; i-- {
+		t := ts.Add(-time.Duration(i) * e.opts.Interval)
+		res := &Result{Time: t, Indicators: []IndicatorResult{}}
+		e.ev.evalIndicators(ctx, q, t, res)
+		e.mu.Lock()
+		e.updateIndicatorAlerts(res)
+		e.mu.Unlock()
+	}
+}
+
+// WarmUpSpan is how far back WarmUp evaluates.
+func (e *Engine) WarmUpSpan() time.Duration {
+	var span time.Duration
+	for _, in := range e.ev.indicators {
+		span = max(span, in.For+in.KeepFiringFor)
+	}
+	return span.Truncate(e.opts.Interval)
 }
 
 // Ready reports whether a cycle has completed with every query answered.

@@ -14,7 +14,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Names maps a metric's short name (time_to_first_token) to the name
 	// Prometheus has; nil means vLLM V1 names.
-	Names func(short string) string
+	Names *Names
 	// Parallel bounds the concurrent queries of one SLO (default 4).
 	Parallel int
 }
@@ -22,35 +22,48 @@ type Options struct {
 // Evaluator evaluates SLOs at explicit times. It never reads the clock: the
 // live loop, eval --at and backtests all pass the time in.
 type Evaluator struct {
-	q      Querier
-	slos   []*rules.SLO
-	promql *rules.PromQL
-	opts   Options
+	q          Querier
+	slos       []*rules.SLO
+	indicators []*rules.Indicator
+	promql     *rules.PromQL
+	opts       Options
 }
 
-// New returns an Evaluator over q.
-func New(q Querier, slos []*rules.SLO, opts Options) *Evaluator {
+// New returns an Evaluator of SLOs and indicators over q.
+func New(q Querier, slos []*rules.SLO, indicators []*rules.Indicator, opts Options) *Evaluator {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Names == nil {
-		opts.Names = func(s string) string { return rules.MetricName(s, rules.FlavourV1) }
+		opts.Names = NewNames(rules.FlavourV1, nil, nil, opts.Logger)
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
 	}
-	return &Evaluator{q: q, slos: slos, promql: rules.NewPromQL(), opts: opts}
+	return &Evaluator{q: q, slos: slos, indicators: indicators, promql: rules.NewPromQL(), opts: opts}
 }
 
-// Eval evaluates every SLO at ts. An SLO that fails is reported in
-// Result.Errors and does not stop the others.
+// Names is the evaluator's metric-name resolver.
+func (e *Evaluator) Names() *Names { return e.opts.Names }
+
+// Eval evaluates every SLO and indicator at ts. One that fails is reported
+// in Result.Errors and does not stop the others.
 func (e *Evaluator) Eval(ctx context.Context, ts time.Time) *Result {
-	res := &Result{Time: ts, SLOs: []SLOResult{}}
+	res := &Result{Time: ts, SLOs: []SLOResult{}, Indicators: []IndicatorResult{}}
+	if err := e.opts.Names.Detect(ctx, e.q, ts); err != nil {
+		e.opts.Logger.Warn("metric name detection failed; keeping the previous names", "err", err)
+	}
+	e.evalSLOs(ctx, ts, res)
+	e.evalIndicators(ctx, e.q, ts, res)
+	return res
+}
+
+func (e *Evaluator) evalSLOs(ctx context.Context, ts time.Time, res *Result) {
 	for _, s := range e.slos {
-		ev := &sloEval{q: e.q, promql: e.promql, slo: s, names: e.opts.Names, parallel: e.opts.Parallel}
+		ev := &sloEval{q: e.q, promql: e.promql, slo: s, names: e.opts.Names.Name, parallel: e.opts.Parallel}
 		rs, err := ev.run(ctx, ts)
 		if err != nil {
-			se := SLOError{SLO: s.Name, Error: err.Error(), Unavailable: Retriable(err)}
+			se := EvalError{SLO: s.Name, Error: err.Error(), Unavailable: Retriable(err)}
 			var qe *QueryError
 			if errors.As(err, &qe) {
 				se.Query = qe.Query
@@ -65,5 +78,4 @@ func (e *Evaluator) Eval(ctx context.Context, ts time.Time) *Result {
 		}
 		res.SLOs = append(res.SLOs, rs...)
 	}
-	return res
 }

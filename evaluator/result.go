@@ -16,23 +16,37 @@ const (
 
 // Result is one evaluation at one time.
 type Result struct {
-	Time time.Time   `json:"time"`
-	SLOs []SLOResult `json:"slos"`
+	Time       time.Time         `json:"time"`
+	SLOs       []SLOResult       `json:"slos"`
+	Indicators []IndicatorResult `json:"indicators"`
 	// Errors are SLOs that could not be evaluated this time; the others
 	// were.
-	Errors []SLOError `json:"errors,omitempty"`
+	Errors []EvalError `json:"errors,omitempty"`
 }
 
-// SLOError is an SLO whose evaluation failed.
-type SLOError struct {
-	SLO   string `json:"slo"`
-	Query string `json:"query,omitempty"`
-	Error string `json:"error"`
+// EvalError is an SLO or indicator whose evaluation failed.
+type EvalError struct {
+	SLO       string `json:"slo,omitempty"`
+	Indicator string `json:"indicator,omitempty"`
+	Query     string `json:"query,omitempty"`
+	Error     string `json:"error"`
 	// Unavailable is set when Prometheus could not be reached or failed
 	// (network, timeout, 5xx), as opposed to refusing the query.
 	Unavailable bool `json:"unavailable,omitempty"`
 	// Absent names the metric that has no series, when that is the cause.
 	Absent string `json:"absent,omitempty"`
+}
+
+// IndicatorResult is one indicator for one group (instance and model).
+type IndicatorResult struct {
+	Indicator string            `json:"indicator"`
+	Labels    map[string]string `json:"labels"`
+	Value     float64           `json:"value"`
+	Threshold float64           `json:"threshold"`
+	// Active says the condition holds at this evaluation; State is where
+	// the alert is in its lifecycle (inactive, pending, firing).
+	Active bool   `json:"active"`
+	State  string `json:"state"`
 }
 
 // SLOResult is one SLO for one group (e.g. one model).

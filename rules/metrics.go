@@ -1,6 +1,9 @@
 package rules
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // Metric-name flavours: vLLM V1 names, V0 legacy names, and the vllm_ prefix
 // that Ray and OpenTelemetry pipelines write.
@@ -32,6 +35,22 @@ var catalog = map[string]vllmMetric{
 	"num_requests_running":          {v1: "vllm:num_requests_running"},
 	"num_preemptions":               {v1: "vllm:num_preemptions_total"},
 	"request_success":               {v1: "vllm:request_success_total"},
+}
+
+// ShortNames lists every metric of the catalog, sorted.
+func ShortNames() []string {
+	out := make([]string, 0, len(catalog))
+	for k := range catalog {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// IsHistogram reports whether a catalog metric is a histogram family, which
+// exists in Prometheus as name_bucket, name_sum and name_count.
+func IsHistogram(short string) bool {
+	return strings.HasSuffix(catalog[short].v1, "_seconds")
 }
 
 // IsShortName reports whether name is one of vLLM's metrics by short name

@@ -176,7 +176,7 @@ func (q *PromQL) BucketIncreases(family string, sel []*labels.Matcher, les []str
 	e := q.skeleton(skelBuckets)
 	ms := append([]*labels.Matcher(nil), sel...)
 	if len(les) > 0 {
-		ms = append(ms, labels.MustNewMatcher(labels.MatchRegexp, "le", regexpAlternation(les)))
+		ms = append(ms, labels.MustNewMatcher(labels.MatchRegexp, "le", RegexpAlternation(les)))
 	}
 	setSelector(e, family+"_bucket", ms)
 	SetRanges(e, w)
@@ -256,8 +256,8 @@ func cloneExpr(q *PromQL, e parser.Expr) parser.Expr {
 	return c
 }
 
-// regexpAlternation matches exactly the given strings.
-func regexpAlternation(vals []string) string {
+// RegexpAlternation matches exactly the given strings.
+func RegexpAlternation(vals []string) string {
 	var b strings.Builder
 	for i, v := range vals {
 		if i > 0 {

@@ -100,3 +100,52 @@ func TestCalendarPeriods(t *testing.T) {
 		t.Errorf("week: %v %v", start, length)
 	}
 }
+
+func TestIndicatorQueries(t *testing.T) {
+	p := NewPromQL()
+	d := Defaults{Selector: `{job="vllm"}`, GroupBy: []string{"model_name"}}
+	th := Seconds(2.5)
+	names := func(s string) string { return MetricName(s, FlavourV0) }
+	for _, tc := range []struct {
+		spec IndicatorSpec
+		want string
+	}{
+		{IndicatorSpec{Name: "queue-growth", Kind: KindQueueGrowth},
+			`sum by (instance, model_name) (deriv(vllm:num_requests_waiting{job="vllm"}[5m])) > 0.05 and sum by (instance, model_name) (vllm:num_requests_waiting{job="vllm"}) > 5`},
+		{IndicatorSpec{Name: "preemptions", Kind: KindPreemptionRate},
+			`sum by (instance, model_name) (rate(vllm:num_preemptions_total{job="vllm"}[5m])) > 0.5`},
+		{IndicatorSpec{Name: "kv", Kind: KindKVCachePressure},
+			`max by (instance, model_name) (vllm:gpu_cache_usage_perc{job="vllm"}) > 0.9`},
+		{IndicatorSpec{Name: "stall", Kind: KindQueueStall},
+			`sum by (instance, model_name) (vllm:num_requests_waiting{job="vllm"}) > 0 unless sum by (instance, model_name) (rate(vllm:request_success_total{job="vllm"}[2m])) > 0`},
+		{IndicatorSpec{Name: "itl", Kind: KindLatencyPercentile, Metric: "inter_token_latency", Percentile: 99, Threshold: &th},
+			`histogram_quantile(0.99, sum by (instance, model_name, le) (rate(vllm:time_per_output_token_seconds_bucket{job="vllm"}[5m]))) > 2.5`},
+		{IndicatorSpec{Name: "custom", Expr: `max by (instance) (vllm:num_requests_waiting) > 100`},
+			`max by (instance) (vllm:num_requests_waiting) > 100`},
+	} {
+		in, err := CompileIndicator(p, tc.spec, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := in.Query(p, names)
+		if got != tc.want {
+			t.Errorf("%s:\n got  %s\n want %s", tc.spec.Name, got, tc.want)
+		}
+		if _, err := p.ParseExpr(got); err != nil {
+			t.Errorf("%s: does not re-parse: %v", tc.spec.Name, err)
+		}
+	}
+	in, _ := CompileIndicator(p, IndicatorSpec{Name: "kv-cache", Kind: KindKVCachePressure}, d)
+	if in.Alertname != "KvCache" || in.Severity != "warning" || in.For != 10*time.Minute {
+		t.Errorf("defaults: %+v", in)
+	}
+}
+
+func TestIndicatorValueQueries(t *testing.T) {
+	p := NewPromQL()
+	in, _ := CompileIndicator(p, IndicatorSpec{Name: "q", Kind: KindQueueGrowth}, Defaults{GroupBy: []string{"model_name"}})
+	names := func(s string) string { return MetricName(s, FlavourV1) }
+	if got, want := in.ValueQuery(p, names), `sum by (instance, model_name) (deriv(vllm:num_requests_waiting[5m]))`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}

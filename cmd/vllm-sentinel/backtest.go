@@ -103,11 +103,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // backtest replays history through the live code path, fetching each
 // query's values for many steps at once with range queries.
 func backtest(ctx context.Context, cfg *config.Config, logger *slog.Logger, from, to time.Time, step time.Duration, progress func(int, int, time.Time)) (*evaluator.BacktestReport, error) {
-	slos, err := compileSLOs(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cc := evaluator.ClientConfig{URL: cfg.Prometheus.URL, Timeout: cfg.Prometheus.Timeout.D(), Headers: cfg.Prometheus.Headers, HTTPConfig: cfg.Prometheus.HTTPConfig}
+	cc := clientConfig(cfg)
 	instant, err := evaluator.NewPrometheusQuerier(cc, logger, nil)
 	if err != nil {
 		return nil, err
@@ -117,7 +113,10 @@ func backtest(ctx context.Context, cfg *config.Config, logger *slog.Logger, from
 		return nil, err
 	}
 	q := evaluator.NewRangeCache(instant, evaluator.NewAPIRangeQuerier(promAPI), from, to, step, 0)
-	ev := evaluator.New(q, slos, evaluator.Options{Names: metricNames(cfg)})
+	ev, err := newEvaluator(cfg, q, logger)
+	if err != nil {
+		return nil, err
+	}
 	eng, err := evaluator.NewEngine(ev, nil, evaluator.EngineOptions{
 		Interval: step, ResendInterval: cfg.Global.ResendInterval.D(),
 		ExternalLabels: cfg.Global.ExternalLabels, ExternalURL: cfg.Global.ExternalURL,

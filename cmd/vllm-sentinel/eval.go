@@ -13,8 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
@@ -47,12 +45,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitFailure
 	}
-	ev, err := newEvaluator(cfg, logger, nil)
+	res, err := evalOnce(ctx, cfg, logger, ts)
 	if err != nil {
 		fmt.Fprintf(stderr, "eval: %v\n", err)
 		return exitFailure
 	}
-	res := ev.Eval(ctx, ts)
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -67,6 +64,36 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// evalOnce evaluates at ts through the engine, after replaying the
+// indicators' "for" span so their states are what the live loop would show.
+func evalOnce(ctx context.Context, cfg *config.Config, logger *slog.Logger, ts time.Time) (*evaluator.Result, error) {
+	instant, err := evaluator.NewPrometheusQuerier(clientConfig(cfg), logger.With("component", "querier"), nil)
+	if err != nil {
+		return nil, err
+	}
+	promAPI, err := evaluator.NewPrometheusAPI(clientConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	interval := cfg.Global.EvaluationInterval.D()
+	ev, err := newEvaluator(cfg, instant, logger)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := evaluator.NewEngine(ev, nil, evaluator.EngineOptions{
+		Interval: interval, ResendInterval: cfg.Global.ResendInterval.D(),
+		ExternalLabels: cfg.Global.ExternalLabels, ExternalURL: cfg.Global.ExternalURL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if span := eng.WarmUpSpan(); span > 0 {
+		from := ts.Add(-span)
+		eng.WarmUp(ctx, evaluator.NewRangeCache(instant, evaluator.NewAPIRangeQuerier(promAPI), from, ts.Add(-interval), interval, 0), ts)
+	}
+	return eng.Cycle(ctx, ts), nil
 }
 
 // loadConfig loads and validates, printing every problem to stderr.
@@ -97,23 +124,37 @@ func compileSLOs(cfg *config.Config) ([]*rules.SLO, error) {
 	return slos, nil
 }
 
-// newEvaluator builds the evaluator of a config: eval, run and backtest share
-// it. reg receives query metrics (nil: none).
-func newEvaluator(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*evaluator.Evaluator, error) {
+// newEvaluator builds the evaluator of a config over q: eval, run and
+// backtest share it.
+func newEvaluator(cfg *config.Config, q evaluator.Querier, logger *slog.Logger) (*evaluator.Evaluator, error) {
+	p := rules.NewPromQL()
 	slos, err := compileSLOs(cfg)
 	if err != nil {
 		return nil, err
 	}
-	q, err := evaluator.NewPrometheusQuerier(evaluator.ClientConfig{
+	var inds []*rules.Indicator
+	for _, spec := range cfg.Indicators {
+		in, err := rules.CompileIndicator(p, spec, cfg.RuleDefaults())
+		if err != nil {
+			return nil, err
+		}
+		inds = append(inds, in)
+	}
+	sel, err := p.ParseSelector(cfg.VLLM.Selector)
+	if err != nil {
+		return nil, err
+	}
+	names := evaluator.NewNames(cfg.VLLM.MetricNames.Flavour, cfg.VLLM.MetricNames.Overrides, sel, logger.With("component", "names"))
+	return evaluator.New(q, slos, inds, evaluator.Options{Logger: logger.With("component", "evaluator"), Names: names}), nil
+}
+
+func clientConfig(cfg *config.Config) evaluator.ClientConfig {
+	return evaluator.ClientConfig{
 		URL:        cfg.Prometheus.URL,
 		Timeout:    cfg.Prometheus.Timeout.D(),
 		Headers:    cfg.Prometheus.Headers,
 		HTTPConfig: cfg.Prometheus.HTTPConfig,
-	}, logger.With("component", "querier"), reg)
-	if err != nil {
-		return nil, err
 	}
-	return evaluator.New(q, slos, evaluator.Options{Logger: logger.With("component", "evaluator"), Names: metricNames(cfg)}), nil
 }
 
 // parseTime accepts RFC3339, unix seconds (with fraction) or "now".

@@ -13,7 +13,6 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/alertmanager"
-	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
 // flushTimeout bounds how long shutdown and reload wait for queued
@@ -40,7 +39,11 @@ type stack struct {
 }
 
 func buildStack(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*stack, error) {
-	ev, err := newEvaluator(cfg, logger, reg)
+	q, err := evaluator.NewPrometheusQuerier(clientConfig(cfg), logger.With("component", "querier"), reg)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := newEvaluator(cfg, q, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -134,15 +137,4 @@ func (s *stack) stop(logger *slog.Logger) {
 	}
 	s.stopQueues()
 	s.queuesDone.Wait()
-}
-
-func metricNames(cfg *config.Config) func(string) string {
-	flavour := cfg.VLLM.MetricNames.Flavour
-	overrides := cfg.VLLM.MetricNames.Overrides
-	return func(short string) string {
-		if n, ok := overrides[short]; ok {
-			return n
-		}
-		return rules.MetricName(short, flavour)
-	}
 }

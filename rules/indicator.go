@@ -1,0 +1,222 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// Indicator is a compiled leading indicator: a condition over vLLM metrics
+// that tends to hold before an SLO burns.
+type Indicator struct {
+	Name          string
+	Alertname     string
+	Kind          string
+	Severity      string
+	For           time.Duration
+	KeepFiringFor time.Duration
+	GroupBy       []string
+	Labels        map[string]string
+	Annotations   map[string]string
+	// Metrics are the short names of the vLLM metrics the query reads;
+	// an absent one is reported, never read as zero.
+	Metrics []string
+
+	threshold float64
+	floor     float64
+	window    time.Duration
+	quantile  float64
+	selector  []*labels.Matcher
+	expr      parser.Expr // custom indicators
+}
+
+// Defaults of the built-in kinds, chosen so that each stays quiet on a
+// healthy fleet's daily ramp and moves minutes before a TTFT SLO burns.
+var indicatorDefaults = map[string]struct {
+	threshold float64
+	floor     float64
+	window    time.Duration
+	forDur    time.Duration
+	metrics   []string
+}{
+	// Queue growing by more than 3 requests a minute, sustained, above 5 waiting.
+	KindQueueGrowth: {threshold: 0.05, floor: 5, window: 5 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_requests_waiting"}},
+	// Preemptions per second.
+	KindPreemptionRate: {threshold: 0.5, window: 5 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_preemptions"}},
+	// KV cache usage, 0..1, of the fullest engine.
+	KindKVCachePressure: {threshold: 0.9, forDur: 10 * time.Minute, metrics: []string{"kv_cache_usage_perc"}},
+	// Requests waiting while none finish.
+	KindQueueStall:        {floor: 0, window: 2 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_requests_waiting", "request_success"}},
+	KindLatencyPercentile: {window: 5 * time.Minute, forDur: 5 * time.Minute},
+}
+
+// CamelCase turns an indicator name (kv-cache, queue_growth) into an
+// alertname (KvCache, QueueGrowth).
+func CamelCase(name string) string {
+	var b strings.Builder
+	up := true
+	for _, r := range name {
+		if r == '-' || r == '_' || r == '.' || r == ' ' {
+			up = true
+			continue
+		}
+		if up {
+			b.WriteRune(unicode.ToUpper(r))
+			up = false
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// CompileIndicator validates spec and builds the indicator. Its group_by
+// defaults to the instance and d.GroupBy: indicators are about one server.
+func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, error) {
+	if fes := spec.Validate(p, nil); len(fes) > 0 {
+		msgs := make([]string, len(fes))
+		for i, fe := range fes {
+			msgs[i] = fe.Error()
+		}
+		return nil, fmt.Errorf("indicator %q: %s", spec.Name, strings.Join(msgs, "; "))
+	}
+	in := &Indicator{
+		Name: spec.Name, Alertname: spec.Alertname, Kind: spec.Kind, Severity: spec.Severity,
+		For: spec.For.D(), KeepFiringFor: spec.KeepFiringFor.D(),
+		Labels: spec.Labels, Annotations: spec.Annotations, window: spec.Window.D(),
+	}
+	if in.Alertname == "" {
+		in.Alertname = CamelCase(spec.Name)
+	}
+	if in.Severity == "" {
+		in.Severity = "warning"
+	}
+	in.GroupBy = spec.GroupBy
+	if in.GroupBy == nil {
+		in.GroupBy = append([]string{"instance"}, d.GroupBy...)
+	}
+	if spec.Expr != "" {
+		e, err := p.ParseExpr(spec.Expr)
+		if err != nil {
+			return nil, fmt.Errorf("indicator %q: %w", spec.Name, err)
+		}
+		in.expr = e
+		in.Kind = "custom"
+		return in, nil
+	}
+	def := indicatorDefaults[spec.Kind]
+	in.threshold, in.floor = def.threshold, def.floor
+	if spec.Threshold != nil {
+		in.threshold = float64(*spec.Threshold)
+	}
+	if spec.Floor != nil {
+		in.floor = *spec.Floor
+	}
+	if in.window == 0 {
+		in.window = def.window
+	}
+	if spec.For == 0 {
+		in.For = def.forDur
+	}
+	in.Metrics = def.metrics
+	if spec.Kind == KindLatencyPercentile {
+		in.Metrics = []string{spec.Metric}
+		in.quantile = spec.Percentile / 100
+	}
+	sel, err := p.ParseSelector(d.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("vllm.selector: %w", err)
+	}
+	in.selector = sel
+	return in, nil
+}
+
+// Threshold is the level the indicator compares against.
+func (in *Indicator) Threshold() float64 { return in.threshold }
+
+// Window is the range the indicator's rate or trend looks back over.
+func (in *Indicator) Window() time.Duration { return in.window }
+
+// Query builds the indicator's PromQL with metric names resolved by names.
+// Its result holds one series per group for which the condition holds, with
+// the indicator's value.
+func (in *Indicator) Query(p *PromQL, names func(string) string) string {
+	if in.expr != nil {
+		return in.expr.String()
+	}
+	g := in.GroupBy
+	sel := in.selector
+	switch in.Kind {
+	case KindQueueGrowth:
+		// deriv of each engine's queue summed is the deriv of the summed
+		// queue; the floor keeps a queue of 1 growing to 3 quiet.
+		grow := p.fill(`sum(deriv(m[1m])) > 0`, names("num_requests_waiting"), sel, g, in.window, in.threshold)
+		level := p.fill(`sum(m) > 0`, names("num_requests_waiting"), sel, g, 0, in.floor)
+		return and(grow, level).String()
+	case KindPreemptionRate:
+		return p.fill(`sum(rate(m[1m])) > 0`, names("num_preemptions"), sel, g, in.window, in.threshold).String()
+	case KindKVCachePressure:
+		// The fullest engine is the one that preempts.
+		return p.fill(`max(m) > 0`, names("kv_cache_usage_perc"), sel, g, 0, in.threshold).String()
+	case KindQueueStall:
+		waiting := p.fill(`sum(m) > 0`, names("num_requests_waiting"), sel, g, 0, in.floor)
+		finishing := p.fill(`sum(rate(m[1m])) > 0`, names("request_success"), sel, g, in.window, 0)
+		unless := &parser.BinaryExpr{Op: parser.LUNLESS, LHS: waiting, RHS: finishing,
+			VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany}}
+		return unless.String()
+	case KindLatencyPercentile:
+		e := p.skeleton(`histogram_quantile(0.99, sum by (le) (rate(m[1m]))) > 0`)
+		b := e.(*parser.BinaryExpr)
+		b.LHS.(*parser.Call).Args[0].(*parser.NumberLiteral).Val = in.quantile
+		b.RHS.(*parser.NumberLiteral).Val = in.threshold
+		setSelector(e, names(in.Metrics[0])+"_bucket", sel)
+		SetRanges(e, in.window)
+		setGrouping(e, g)
+		return e.String()
+	}
+	return ""
+}
+
+// ValueQuery returns the indicator's value per group without the threshold,
+// so that quiet groups are shown with their value too. Custom indicators
+// have no separate value: their expression is returned.
+func (in *Indicator) ValueQuery(p *PromQL, names func(string) string) string {
+	q := in.Query(p, names)
+	e, err := p.p.ParseExpr(q)
+	if err != nil {
+		return q
+	}
+	if in.expr != nil {
+		return q
+	}
+	// Every built-in query is "value > threshold", possibly combined with
+	// a second condition by and/unless: the value is the leftmost operand.
+	for {
+		b, ok := e.(*parser.BinaryExpr)
+		if !ok {
+			return e.String()
+		}
+		e = b.LHS
+	}
+}
+
+// fill parses skel (an aggregation of metric m compared with a number) and
+// sets its metric, matchers, grouping, range and threshold.
+func (p *PromQL) fill(skel, metric string, sel []*labels.Matcher, groupBy []string, w time.Duration, threshold float64) parser.Expr {
+	e := p.skeleton(skel)
+	setSelector(e, metric, sel)
+	if w > 0 {
+		SetRanges(e, w)
+	}
+	setGrouping(e, groupBy)
+	e.(*parser.BinaryExpr).RHS.(*parser.NumberLiteral).Val = threshold
+	return e
+}
+
+func and(a, b parser.Expr) parser.Expr {
+	return &parser.BinaryExpr{Op: parser.LAND, LHS: a, RHS: b, VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany}}
+}
