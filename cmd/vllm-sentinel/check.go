@@ -5,14 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"text/tabwriter"
+	"time"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
+	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
-func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check", stderr)
 	cfgFile := configFlag(fs)
+	online := fs.Bool("online", false, "also check against Prometheus: metric names, absent metrics, latency thresholds against the le bounds")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -35,5 +41,60 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: valid: %d SLO(s), %d indicator(s), %d notifier(s)\n",
 		*cfgFile, len(cfg.SLOs), len(cfg.Indicators), len(cfg.Notifiers))
+	if !*online {
+		return exitOK
+	}
+	return checkOnline(ctx, cfg, stdout, stderr)
+}
+
+// checkOnline evaluates once against Prometheus and reports what would stop
+// an SLO or indicator from working: names, absent metrics, thresholds.
+func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) int {
+	logger := slog.New(slog.DiscardHandler)
+	q, err := evaluator.NewPrometheusQuerier(clientConfig(cfg), logger, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "check --online: %v\n", err)
+		return exitFailure
+	}
+	ev, err := newEvaluator(cfg, q, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "check --online: %v\n", err)
+		return exitFailure
+	}
+	now := time.Now()
+	if _, err := q.Query(ctx, "vector(1)", now); err != nil {
+		fmt.Fprintf(stderr, "%s: cannot query Prometheus at %s: %v\n", cfg.File, redactURL(cfg.Prometheus.URL), err)
+		return exitFailure
+	}
+	res := ev.Eval(ctx, now)
+	names := ev.Names()
+	fmt.Fprintf(stdout, "Prometheus %s, metric_names: %s\n", redactURL(cfg.Prometheus.URL), cfg.VLLM.MetricNames.Flavour)
+	absent := map[string]bool{}
+	for _, a := range names.Absent() {
+		absent[a] = true
+	}
+	mapping := names.Mapping()
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  METRIC\tNAME IN PROMETHEUS")
+	for _, short := range rules.ShortNames() {
+		name := mapping[short]
+		if absent[short] {
+			name += "  (absent)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", short, name)
+	}
+	tw.Flush()
+	for _, e := range res.Errors {
+		subject := "SLO " + e.SLO
+		if e.Indicator != "" {
+			subject = "indicator " + e.Indicator
+		}
+		fmt.Fprintf(stderr, "%s: %s: %s\n", cfg.File, subject, e.Error)
+	}
+	if len(res.Errors) > 0 {
+		fmt.Fprintf(stderr, "%s: %d problem(s) found against Prometheus\n", cfg.File, len(res.Errors))
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "%s: every SLO and indicator evaluates against Prometheus\n", cfg.File)
 	return exitOK
 }
