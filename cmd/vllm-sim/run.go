@@ -143,7 +143,7 @@ func addModelFlags(fs *flag.FlagSet) *modelFlags {
 func (m *modelFlags) parseBuckets(s string) error {
 	name, list, ok := strings.Cut(s, "=")
 	if !ok || name == "" || list == "" {
-		return errors.New("want NAME=B1,B2,...")
+		return errors.New("want NAME=BOUND,BOUND (comma-separated bounds)")
 	}
 	if !slices.Contains(sim.HistogramKeys(), name) {
 		return fmt.Errorf("unknown histogram %q", name)

@@ -1,0 +1,241 @@
+package sim_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
+	"github.com/vllm-sentinel/vllm-sentinel/sim"
+)
+
+// The scenarios' signatures asserted through PromQL on a real Prometheus
+// over backfilled data. Every scenario is backfilled as its own model_name
+// into one Prometheus: healthy for 24h, the others for 3h with the incident
+// at the default +1h.
+
+var start = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC) // a Monday
+
+const incident = time.Hour
+
+func TestScenariosInPrometheus(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, name := range sim.ScenarioNames() {
+		dur := 3 * time.Hour
+		if name == sim.ScenarioHealthy {
+			dur = 24 * time.Hour
+		}
+		path := filepath.Join(dir, name+".om")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		st, err := sim.WriteOpenMetrics(t.Context(), f, sim.Config{Scenario: name, Models: []string{name}}, start, start.Add(dur))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatalf("backfill %s: %v", name, err)
+		}
+		t.Logf("%s: %d samples, %d series, %d bytes in %v", name, st.Samples, st.Series, st.Bytes, time.Since(began).Round(time.Millisecond))
+		files = append(files, path)
+	}
+	began := time.Now()
+	p := promtest.StartPrometheus(t, promtest.PrometheusOptions{OpenMetrics: files})
+	t.Logf("promtool and Prometheus start: %v", time.Since(began).Round(time.Millisecond))
+	api := p.API(t)
+
+	for _, name := range sim.ScenarioNames() {
+		t.Run(name, func(t *testing.T) {
+			q := querier{t: t, api: api, model: name}
+			switch name {
+			case sim.ScenarioHealthy:
+				testHealthy(q)
+			case sim.ScenarioSurge:
+				testSurge(q)
+			case sim.ScenarioKVPressure:
+				testKVPressure(q)
+			case sim.ScenarioStall:
+				testStall(q)
+			case sim.ScenarioSlowDecode:
+				testSlowDecode(q)
+			case sim.ScenarioErrorBurst:
+				testErrorBurst(q)
+			case sim.ScenarioRestart:
+				testRestart(q)
+			default:
+				t.Fatalf("no PromQL test for scenario %s", name)
+			}
+		})
+	}
+}
+
+type querier struct {
+	t     *testing.T
+	api   v1.API
+	model string
+}
+
+// value runs a query (with %[1]q standing for the model name) at start+d and
+// returns its single value; an empty result is NaN.
+func (q querier) value(d time.Duration, query string) float64 {
+	q.t.Helper()
+	expr := fmt.Sprintf(query, q.model)
+	ctx, cancel := context.WithTimeout(q.t.Context(), 30*time.Second)
+	defer cancel()
+	v, _, _, err := q.api.Query(ctx, expr, start.Add(d))
+	if err != nil {
+		q.t.Fatalf("query %s: %v", expr, err)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		q.t.Fatalf("query %s: %s, want a vector", expr, v.Type())
+	}
+	switch len(vec) {
+	case 0:
+		return math.NaN()
+	case 1:
+		return float64(vec[0].Value)
+	}
+	q.t.Fatalf("query %s: %d series, want one", expr, len(vec))
+	return 0
+}
+
+// ttftRatio is the TTFT good ratio at le="1.0" over a window ending at d.
+func (q querier) ttftRatio(d time.Duration, window string) float64 {
+	q.t.Helper()
+	return q.value(d, `sum(rate(vllm:time_to_first_token_seconds_bucket{model_name=%[1]q,le="1.0"}[`+window+`])) /
+		sum(rate(vllm:time_to_first_token_seconds_count{model_name=%[1]q}[`+window+`]))`)
+}
+
+func (q querier) itlP99(d time.Duration, window string) float64 {
+	q.t.Helper()
+	return q.value(d, `histogram_quantile(0.99, sum by (le) (rate(vllm:inter_token_latency_seconds_bucket{model_name=%[1]q}[`+window+`])))`)
+}
+
+func testHealthy(q querier) {
+	// Hourly good ratio over the whole day, diurnal peak included.
+	if r := q.value(24*time.Hour, `min_over_time((
+		sum(increase(vllm:time_to_first_token_seconds_bucket{model_name=%[1]q,le="1.0"}[1h])) /
+		sum(increase(vllm:time_to_first_token_seconds_count{model_name=%[1]q}[1h])))[23h:1h])`); !(r > 0.99) {
+		q.t.Errorf("worst hourly TTFT good ratio %.4f, want above 0.99", r)
+	}
+	if p := q.value(24*time.Hour, `max_over_time(vllm:num_preemptions_total{model_name=%[1]q}[24h])`); p != 0 {
+		q.t.Errorf("%v preemptions", p)
+	}
+	if w := q.value(24*time.Hour, `max_over_time(vllm:kv_cache_usage_perc{model_name=%[1]q}[24h])`); !(w < 0.5) {
+		q.t.Errorf("KV usage reached %v", w)
+	}
+}
+
+func testSurge(q querier) {
+	if r := q.ttftRatio(incident, "1h"); !(r > 0.99) {
+		q.t.Errorf("TTFT good ratio %.4f in the hour before the incident", r)
+	}
+	if r := q.ttftRatio(incident+25*time.Minute, "5m"); !(r < 0.9) {
+		q.t.Errorf("5m TTFT good ratio %.4f at +25m, want well below 0.9", r)
+	}
+	// The waiting queue grows steadily through the hold.
+	for _, d := range []time.Duration{20 * time.Minute, 30 * time.Minute, 40 * time.Minute} {
+		if g := q.value(incident+d, `deriv(vllm:num_requests_waiting{model_name=%[1]q}[10m])`); !(g > 0.05) {
+			q.t.Errorf("deriv(waiting[10m]) = %v at +%v, want growth", g, d)
+		}
+	}
+	if w := q.value(incident+40*time.Minute, `vllm:num_requests_waiting{model_name=%[1]q}`); !(w > 100) {
+		q.t.Errorf("waiting = %v at +40m", w)
+	}
+	if w := q.value(3*time.Hour, `vllm:num_requests_waiting{model_name=%[1]q}`); !(w < 10) {
+		q.t.Errorf("waiting = %v at the end, want the backlog drained", w)
+	}
+}
+
+func testKVPressure(q querier) {
+	if p := q.value(incident, `increase(vllm:num_preemptions_total{model_name=%[1]q}[1h])`); p != 0 {
+		q.t.Errorf("%v preemptions before the incident", p)
+	}
+	if kv := q.value(incident, `max_over_time(vllm:kv_cache_usage_perc{model_name=%[1]q}[1h])`); !(kv < 0.5) {
+		q.t.Errorf("KV usage %v before the incident", kv)
+	}
+	if kv := q.value(incident+40*time.Minute, `max_over_time(vllm:kv_cache_usage_perc{model_name=%[1]q}[30m])`); !(kv > 0.95) {
+		q.t.Errorf("KV usage peaked at %v", kv)
+	}
+	if p := q.value(incident+40*time.Minute, `increase(vllm:num_preemptions_total{model_name=%[1]q}[30m])`); !(p > 10) {
+		q.t.Errorf("%v preemptions during the incident", p)
+	}
+	if r := q.ttftRatio(incident+35*time.Minute, "5m"); !(r < 0.9) {
+		q.t.Errorf("5m TTFT good ratio %.4f at +35m", r)
+	}
+	if p99 := q.itlP99(incident+45*time.Minute, "15m"); !(p99 > 0.2) {
+		q.t.Errorf("ITL p99 %v at +45m, want above 0.2s", p99)
+	}
+}
+
+func testStall(q querier) {
+	for _, d := range []time.Duration{8 * time.Minute, 15 * time.Minute, 19 * time.Minute} {
+		if n := q.value(incident+d, `sum(increase(vllm:request_success_total{model_name=%[1]q}[5m]))`); n != 0 {
+			q.t.Errorf("%v requests finished in the 5m before +%v", n, d)
+		}
+		if w := q.value(incident+d, `vllm:num_requests_waiting{model_name=%[1]q}`); !(w > 0) {
+			q.t.Errorf("waiting = %v at +%v", w, d)
+		}
+	}
+	if g := q.value(incident+15*time.Minute, `deriv(vllm:num_requests_waiting{model_name=%[1]q}[10m])`); !(g > 0) {
+		q.t.Errorf("waiting not growing during the stall: deriv %v", g)
+	}
+	if n := q.value(incident+40*time.Minute, `sum(increase(vllm:request_success_total{model_name=%[1]q}[10m]))`); !(n > 100) {
+		q.t.Errorf("only %v requests finished after the stall", n)
+	}
+}
+
+func testSlowDecode(q querier) {
+	if p99 := q.itlP99(incident, "1h"); !(p99 < 0.1) {
+		q.t.Errorf("ITL p99 %v before the incident", p99)
+	}
+	if p99 := q.itlP99(incident+50*time.Minute, "30m"); !(p99 > 0.2) {
+		q.t.Errorf("ITL p99 %v during the incident, want above 0.2s", p99)
+	}
+	if r := q.ttftRatio(incident+time.Hour, "1h"); !(r > 0.99) {
+		q.t.Errorf("TTFT good ratio %.4f over the incident, want above 0.99", r)
+	}
+}
+
+func testErrorBurst(q querier) {
+	share := func(d time.Duration, window string) float64 {
+		return q.value(d, `sum(rate(vllm:request_success_total{model_name=%[1]q,finished_reason="error"}[`+window+`])) /
+			sum(rate(vllm:request_success_total{model_name=%[1]q}[`+window+`]))`)
+	}
+	if f := share(incident, "1h"); !(f < 0.002) {
+		q.t.Errorf("error share %.4f before the incident", f)
+	}
+	if f := share(incident+30*time.Minute, "20m"); !(f > 0.05 && f < 0.1) {
+		q.t.Errorf("error share %.4f during the incident, want 5-10%%", f)
+	}
+}
+
+func testRestart(q querier) {
+	for _, m := range []string{"vllm:prompt_tokens_total", "vllm:time_to_first_token_seconds_count", `vllm:request_success_total{finished_reason="stop",`} {
+		sel := m + `{model_name=%[1]q}`
+		if m[len(m)-1] == ',' {
+			sel = m + `model_name=%[1]q}`
+		}
+		if r := q.value(incident+30*time.Minute, `resets(`+sel+`[1h])`); r != 1 {
+			q.t.Errorf("resets(%s[1h]) = %v, want 1", m, r)
+		}
+		// rate() bridges the reset.
+		if r := q.value(incident+5*time.Minute, `rate(`+sel+`[10m])`); !(r > 0) {
+			q.t.Errorf("rate(%s[10m]) = %v across the restart", m, r)
+		}
+	}
+	if n := q.value(incident+29*time.Second, `count_over_time(vllm:num_requests_running{model_name=%[1]q}[29s])`); !math.IsNaN(n) {
+		q.t.Errorf("%v samples during the 30s outage", n)
+	}
+}

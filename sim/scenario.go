@@ -1,0 +1,253 @@
+package sim
+
+import (
+	"math"
+	"time"
+)
+
+// Scenario names.
+const (
+	ScenarioHealthy    = "healthy"
+	ScenarioSurge      = "surge"
+	ScenarioKVPressure = "kv-pressure"
+	ScenarioStall      = "stall"
+	ScenarioSlowDecode = "slow-decode"
+	ScenarioErrorBurst = "error-burst"
+	ScenarioRestart    = "restart"
+)
+
+// ScenarioInfo documents a scenario: when its incident starts, how it
+// unfolds and what a correct sentinel should raise.
+type ScenarioInfo struct {
+	Name        string
+	Description string
+	// IncidentAt is the default offset from the start of a run at which the
+	// incident begins (Config.IncidentAt overrides it). Zero for healthy.
+	IncidentAt time.Duration
+	// Duration is how long the incident lasts, ramps included, before the
+	// engine's conditions return to normal (zero: instantaneous).
+	Duration time.Duration
+	// Signature is what the metrics show, with times relative to the
+	// incident start.
+	Signature string
+	// ShouldFire lists the alerts a correct sentinel raises.
+	ShouldFire []string
+}
+
+// shaping is what a scenario changes at an offset from its incident start.
+type shaping struct {
+	// Extra traffic of long-generation (batch) and long-context requests, as
+	// shares of the engine's capacity for each kind.
+	batchShare, longShare float64
+	hiccup                time.Duration // a stall added to the first step of every hiccupEvery
+	errFrac               float64
+	stalled               bool
+}
+
+type scenario struct {
+	info ScenarioInfo
+	// floor is a floor under the chat traffic, as a share of the engine's
+	// chat capacity.
+	floor float64
+	// shape returns the scenario's changes at offset tau from the incident
+	// start; it is only called for 0 <= tau < info.Duration.
+	shape func(tau time.Duration) shaping
+	// restart marks the scenario whose incident is a process restart.
+	restart bool
+}
+
+// hiccupEvery is the period of slow-decode stalls.
+const hiccupEvery = 500 * time.Millisecond
+
+// restartDowntime is how long the restarted process serves nothing.
+const restartDowntime = 30 * time.Second
+
+// ramp interpolates linearly through (offset, value) points, holding the
+// end values outside them.
+func ramp(tau time.Duration, pts ...rampPoint) float64 {
+	if tau <= pts[0].at {
+		return pts[0].v
+	}
+	for i := 1; i < len(pts); i++ {
+		if tau <= pts[i].at {
+			a, b := pts[i-1], pts[i]
+			f := float64(tau-a.at) / float64(b.at-a.at)
+			return a.v + f*(b.v-a.v)
+		}
+	}
+	return pts[len(pts)-1].v
+}
+
+type rampPoint struct {
+	at time.Duration
+	v  float64
+}
+
+func scenarios() []scenario {
+	const m = time.Minute
+	return []scenario{
+		{
+			info: ScenarioInfo{
+				Name: ScenarioHealthy,
+				Description: "Diurnal chat traffic (peak 15:00 UTC at 1.5x the mean rate, trough at 0.5x, " +
+					"weekends at 0.8x), well inside capacity; no incident.",
+				Signature: "TTFT good ratio at le=1.0 above 0.99 in every hour of the week, no preemptions, " +
+					"waiting near zero, KV usage below 0.5, errors about 0.02% of requests.",
+				ShouldFire: []string{"nothing but the watchdog"},
+			},
+			shape: func(time.Duration) shaping { return shaping{} },
+		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioSurge,
+				Description: "The engine runs at 80% of its capacity (a floor under the diurnal traffic). " +
+					"At the incident a batch client adds long-generation requests, ramping over 20 minutes " +
+					"to 20% beyond capacity (crossing it 12 to 16 minutes in), holding to +40m and stopping " +
+					"at +45m; the backlog drains by about +60m.",
+				IncidentAt: time.Hour,
+				Duration:   45 * m,
+				Signature: "the running batch first reaches max_num_seqs at about +4m to +10m; vllm:num_requests_waiting " +
+					"turns positive and then grows steadily from about +10m to +45m (to hundreds or " +
+					"thousands); the 5m TTFT good ratio at le=1.0 falls below 0.9 at about +8m to +16m " +
+					"and below 0.5 within a few more minutes; a 99% TTFT SLO pages (1h/5m) at about " +
+					"+17m to +25m.",
+				ShouldFire: []string{"queue_growth", "SLOBurnRate ttft (page 1h/5m, then the slower windows)", "latency_percentile ttft"},
+			},
+			floor: 0.8,
+			shape: func(tau time.Duration) shaping {
+				return shaping{batchShare: ramp(tau,
+					rampPoint{0, 0}, rampPoint{6 * m, 0.12}, rampPoint{16 * m, 0.21},
+					rampPoint{20 * m, 0.4}, rampPoint{40 * m, 0.4}, rampPoint{45 * m, 0})}
+			},
+		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioKVPressure,
+				Description: "Long conversations (12k-token histories, 85% of them served from the prefix " +
+					"cache, 500-token answers) are added to the normal traffic, ramping over 20 minutes to " +
+					"85% of what the KV pool holds, held to +50m and faded by +60m; the backlog clears " +
+					"at about +65m.",
+				IncidentAt: time.Hour,
+				Duration:   60 * m,
+				Signature: "vllm:kv_cache_usage_perc climbs from about 0.05 toward 1 (0.9 at about +15m to " +
+					"+20m) and preemptions start; then the queue grows, the 5m TTFT good ratio at " +
+					"le=1.0 falls below 0.9 and inter-token latency p99 rises above 0.2s (recomputed " +
+					"prefills share steps with decodes); prefix cache hits jump.",
+				ShouldFire: []string{"kv_cache_pressure", "preemption_rate", "queue_growth", "SLOBurnRate ttft", "latency_percentile itl"},
+			},
+			shape: func(tau time.Duration) shaping {
+				return shaping{longShare: ramp(tau,
+					rampPoint{0, 0}, rampPoint{20 * m, 0.85},
+					rampPoint{50 * m, 0.85}, rampPoint{60 * m, 0})}
+			},
+		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioStall,
+				Description: "The engine hangs for 20 minutes (as on a stuck collective): requests keep " +
+					"arriving and queueing, none runs or finishes; then it recovers and drains the queue.",
+				IncidentAt: time.Hour,
+				Duration:   20 * m,
+				Signature: "from the incident vllm:num_requests_waiting grows while " +
+					"vllm:request_success_total and every histogram count stay flat and running and " +
+					"KV usage freeze; on recovery the stuck requests report TTFTs of minutes.",
+				ShouldFire: []string{"queue_stall", "queue_growth", "SLOBurnRate ttft (once the stuck requests report)"},
+			},
+			shape: func(time.Duration) shaping { return shaping{stalled: true} },
+		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioSlowDecode,
+				Description: "The engine hiccups (host-side stalls: CPU contention, swapping, a noisy " +
+					"neighbour): the first step of every 500 ms stalls, ramping to 200 ms over 10 minutes, " +
+					"held to +55m and gone by +60m.",
+				IncidentAt: time.Hour,
+				Duration:   60 * m,
+				Signature: "inter-token latency p99 rises from below 0.1s to between 0.2s and 0.3s at any " +
+					"traffic level, while the TTFT good ratio at le=1.0 stays above 0.99 and nothing queues.",
+				ShouldFire: []string{"latency_percentile itl (p99 above 0.2s)", "not the TTFT SLO"},
+			},
+			shape: func(tau time.Duration) shaping {
+				ms := ramp(tau, rampPoint{0, 20}, rampPoint{10 * m, 200}, rampPoint{55 * m, 200}, rampPoint{60 * m, 20})
+				return shaping{hiccup: time.Duration(ms * float64(time.Millisecond))}
+			},
+		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioErrorBurst,
+				Description: "8% of requests end with finished_reason=error for 30 minutes " +
+					"(after a 1-minute ramp), then back to the baseline 0.02%.",
+				IncidentAt: time.Hour,
+				Duration:   31 * m,
+				Signature: "the error share of vllm:request_success_total jumps from 0.02% to about 8%; " +
+					"latency is unchanged.",
+				ShouldFire: []string{"SLOBurnRate errors (page 1h/5m for a 99.9% objective)"},
+			},
+			shape: func(tau time.Duration) shaping {
+				return shaping{errFrac: ramp(tau, rampPoint{0, 0}, rampPoint{m, 0.08})}
+			},
+		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioRestart,
+				Description: "The vLLM process restarts: in-flight requests are lost, the endpoint " +
+					"is down for 30 seconds, then every counter and histogram starts again from 0.",
+				IncidentAt: time.Hour,
+				Signature: "every counter and histogram series drops to 0 at the incident and grows " +
+					"again; no samples for 30 seconds (the live /metrics answers 503 then).",
+				ShouldFire: []string{"nothing: rate() and increase() absorb counter resets"},
+			},
+			shape:   func(time.Duration) shaping { return shaping{} },
+			restart: true,
+		},
+	}
+}
+
+// Scenarios documents every scenario, in a stable order.
+func Scenarios() []ScenarioInfo {
+	var out []ScenarioInfo
+	for _, s := range scenarios() {
+		out = append(out, s.info)
+	}
+	return out
+}
+
+// ScenarioNames lists the scenario names.
+func ScenarioNames() []string {
+	var out []string
+	for _, s := range scenarios() {
+		out = append(out, s.info.Name)
+	}
+	return out
+}
+
+func lookupScenario(name string) (scenario, bool) {
+	for _, s := range scenarios() {
+		if s.info.Name == name {
+			return s, true
+		}
+	}
+	return scenario{}, false
+}
+
+// Traffic shape shared by every scenario.
+const (
+	diurnalAmplitude = 0.5
+	diurnalPeakHour  = 15 // UTC
+	weekendFactor    = 0.8
+	baselineErrFrac  = 0.0002
+)
+
+// diurnal is the traffic multiplier at a wall-clock time: a daily cosine
+// peaking at diurnalPeakHour UTC, lower at weekends. It averages 1 over a
+// weekday.
+func diurnal(unixSec float64) float64 {
+	day := math.Floor(unixSec / 86400)
+	hour := (unixSec - day*86400) / 3600
+	f := 1 + diurnalAmplitude*math.Cos(2*math.Pi*(hour-diurnalPeakHour)/24)
+	// 1970-01-01 was a Thursday: weekday 4 with Sunday as 0.
+	if wd := int64(day+4) % 7; wd == 0 || wd == 6 {
+		f *= weekendFactor
+	}
+	return f
+}
