@@ -44,7 +44,7 @@ var indicatorDefaults = map[string]struct {
 	metrics   []string
 }{
 	// Queue growing by more than 3 requests a minute, sustained, above 5 waiting.
-	KindQueueGrowth: {threshold: 0.05, floor: 5, window: 5 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_requests_waiting"}},
+	KindQueueGrowth: {threshold: 0.05, floor: 5, window: 5 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"num_requests_waiting"}},
 	// Preemptions per second.
 	KindPreemptionRate: {threshold: 0.5, window: 5 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_preemptions"}},
 	// KV cache usage, 0..1, of the fullest engine.

@@ -137,9 +137,12 @@ func (c Config) Normalize() (Config, error) {
 	if c.IncidentAt < 0 {
 		return bad("incident offset %v is negative", c.IncidentAt)
 	}
+	sc, _ := lookupScenario(c.Scenario)
 	if c.IncidentAt == 0 {
-		sc, _ := lookupScenario(c.Scenario)
 		c.IncidentAt = sc.info.IncidentAt
+	}
+	if c.IncidentAt < sc.info.Lead {
+		return bad("incident offset %v is shorter than the %s scenario's lead of %v: its precursor would start before the run", c.IncidentAt, c.Scenario, sc.info.Lead)
 	}
 	if c.Rate == 0 {
 		c.Rate = defaultRate

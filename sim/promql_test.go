@@ -141,17 +141,17 @@ func testSurge(q querier) {
 	if r := q.ttftRatio(incident, "1h"); !(r > 0.99) {
 		q.t.Errorf("TTFT good ratio %.4f in the hour before the incident", r)
 	}
-	if r := q.ttftRatio(incident+25*time.Minute, "5m"); !(r < 0.9) {
-		q.t.Errorf("5m TTFT good ratio %.4f at +25m, want well below 0.9", r)
+	if r := q.ttftRatio(incident+10*time.Minute, "5m"); !(r < 0.9) {
+		q.t.Errorf("5m TTFT good ratio %.4f at +10m, want well below 0.9", r)
 	}
-	// The waiting queue grows steadily through the hold.
-	for _, d := range []time.Duration{20 * time.Minute, 30 * time.Minute, 40 * time.Minute} {
+	// The waiting queue grows steadily through the hold (until +30m).
+	for _, d := range []time.Duration{10 * time.Minute, 20 * time.Minute, 29 * time.Minute} {
 		if g := q.value(incident+d, `deriv(vllm:num_requests_waiting{model_name=%[1]q}[10m])`); !(g > 0.05) {
 			q.t.Errorf("deriv(waiting[10m]) = %v at +%v, want growth", g, d)
 		}
 	}
-	if w := q.value(incident+40*time.Minute, `vllm:num_requests_waiting{model_name=%[1]q}`); !(w > 100) {
-		q.t.Errorf("waiting = %v at +40m", w)
+	if w := q.value(incident+30*time.Minute, `vllm:num_requests_waiting{model_name=%[1]q}`); !(w > 100) {
+		q.t.Errorf("waiting = %v at +30m", w)
 	}
 	if w := q.value(3*time.Hour, `vllm:num_requests_waiting{model_name=%[1]q}`); !(w < 10) {
 		q.t.Errorf("waiting = %v at the end, want the backlog drained", w)

@@ -24,8 +24,13 @@ type ScenarioInfo struct {
 	// IncidentAt is the default offset from the start of a run at which the
 	// incident begins (Config.IncidentAt overrides it). Zero for healthy.
 	IncidentAt time.Duration
-	// Duration is how long the incident lasts, ramps included, before the
-	// engine's conditions return to normal (zero: instantaneous).
+	// Lead is how long before IncidentAt the scripted change already
+	// begins: the precursor that leading indicators can see before users
+	// are hurt (zero for most scenarios).
+	Lead time.Duration
+	// Duration is how long the scripted change lasts from its beginning
+	// (IncidentAt - Lead), ramps included, before the engine's conditions
+	// return to normal (zero: instantaneous).
 	Duration time.Duration
 	// Signature is what the metrics show, with times relative to the
 	// incident start.
@@ -49,8 +54,9 @@ type scenario struct {
 	// floor is a floor under the chat traffic, as a share of the engine's
 	// chat capacity.
 	floor float64
-	// shape returns the scenario's changes at offset tau from the incident
-	// start; it is only called for 0 <= tau < info.Duration.
+	// shape returns the scenario's changes at offset tau from the start of
+	// the scripted change (IncidentAt - Lead); it is only called for
+	// 0 <= tau < info.Duration.
 	shape func(tau time.Duration) shaping
 	// restart marks the scenario whose incident is a process restart.
 	restart bool
@@ -100,24 +106,24 @@ func scenarios() []scenario {
 		{
 			info: ScenarioInfo{
 				Name: ScenarioSurge,
-				Description: "The engine runs at 80% of its capacity (a floor under the diurnal traffic). " +
-					"At the incident a batch client adds long-generation requests, ramping over 20 minutes " +
-					"to 20% beyond capacity (crossing it 12 to 16 minutes in), holding to +40m and stopping " +
-					"at +45m; the backlog drains by about +60m.",
+				Description: "A batch client's traffic ramps up over the 10 minutes before the incident " +
+					"until arrivals reach 95% of the engine's capacity at the incident start, then jumps to 20% " +
+					"past it within 2 minutes, holds until +30m and falls back by +35m; the backlog " +
+					"drains afterwards.",
 				IncidentAt: time.Hour,
+				Lead:       10 * m,
 				Duration:   45 * m,
-				Signature: "the running batch first reaches max_num_seqs at about +4m to +10m; vllm:num_requests_waiting " +
-					"turns positive and then grows steadily from about +10m to +45m (to hundreds or " +
-					"thousands); the 5m TTFT good ratio at le=1.0 falls below 0.9 at about +8m to +16m " +
-					"and below 0.5 within a few more minutes; a 99% TTFT SLO pages (1h/5m) at about " +
-					"+17m to +25m.",
-				ShouldFire: []string{"queue_growth", "SLOBurnRate ttft (page 1h/5m, then the slower windows)", "latency_percentile ttft"},
+				Signature: "before the incident the running batch fills while TTFT stays good; from the " +
+					"incident start vllm:num_requests_waiting rises steadily, TTFT breaches within a few " +
+					"minutes (5m good ratio at le=1.0 well below 0.9) and stays bad until the backlog " +
+					"has drained.",
+				ShouldFire: []string{"queue_growth (first)", "SLOBurnRate ttft page 1h/5m (later)", "latency_percentile ttft"},
 			},
 			floor: 0.8,
 			shape: func(tau time.Duration) shaping {
 				return shaping{batchShare: ramp(tau,
-					rampPoint{0, 0}, rampPoint{6 * m, 0.12}, rampPoint{16 * m, 0.21},
-					rampPoint{20 * m, 0.4}, rampPoint{40 * m, 0.4}, rampPoint{45 * m, 0})}
+					rampPoint{0, 0}, rampPoint{10 * m, 0.15}, rampPoint{12 * m, 0.4},
+					rampPoint{40 * m, 0.4}, rampPoint{45 * m, 0})}
 			},
 		},
 		{

@@ -108,7 +108,8 @@ func streamID(model string, engine int) uint64 {
 // Scenario loads are shares of the engine's capacities.
 func conditionsFunc(cfg Config, sc scenario, start time.Time, caps capacities) func(int64) conditions {
 	startSec := float64(start.UnixNano()) / 1e9
-	incident := int64(cfg.IncidentAt)
+	// The scripted change begins Lead before the incident itself.
+	incident := int64(cfg.IncidentAt - sc.info.Lead)
 	duration := int64(sc.info.Duration)
 	return func(t int64) conditions {
 		c := conditions{

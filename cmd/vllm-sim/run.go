@@ -107,7 +107,7 @@ func runScenarios(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s\n  %s\n", s.Name, s.Description)
 		if s.IncidentAt > 0 {
-			fmt.Fprintf(stdout, "  incident: at +%s, lasting %s\n", s.IncidentAt, s.Duration)
+			fmt.Fprintf(stdout, "  incident: at +%s; the scripted change starts %s before it and lasts %s\n", s.IncidentAt, s.Lead, s.Duration)
 		}
 		fmt.Fprintf(stdout, "  signature: %s\n  should fire: %s\n", s.Signature, strings.Join(s.ShouldFire, "; "))
 	}

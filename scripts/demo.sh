@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# make demo: vllm-sim (surge scenario, accelerated), Prometheus scraping it,
+# Alertmanager, and vllm-sentinel, all on 127.0.0.1. Ctrl-C stops everything.
+# DEMO_SECONDS=N stops the demo by itself after N seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DIR=.demo
+SIM_PORT=${SIM_PORT:-18000}
+PROM_PORT=${PROM_PORT:-19090}
+AM_PORT=${AM_PORT:-19093}
+SENTINEL_PORT=${SENTINEL_PORT:-19105}
+SPEED=${SPEED:-10}
+
+for port in $SIM_PORT $PROM_PORT $AM_PORT $SENTINEL_PORT; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+    echo "port $port on 127.0.0.1 is taken; set SIM_PORT, PROM_PORT, AM_PORT or SENTINEL_PORT" >&2
+    exit 1
+  fi
+done
+
+rm -rf "$DIR"
+mkdir -p "$DIR"
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping the demo..."
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+cat > "$DIR/prometheus.yml" <<YAML
+global: {scrape_interval: 2s, evaluation_interval: 2s}
+scrape_configs:
+  - job_name: vllm
+    static_configs: [{targets: ["127.0.0.1:$SIM_PORT"]}]
+  - job_name: vllm-sentinel
+    static_configs: [{targets: ["127.0.0.1:$SENTINEL_PORT"]}]
+YAML
+cat > "$DIR/alertmanager.yml" <<YAML
+route:
+  receiver: demo
+  group_by: [alertname, slo, indicator, model_name]
+  group_wait: 5s
+  group_interval: 10s
+receivers:
+  - name: demo
+YAML
+# The demo's clock runs $SPEED times faster in the simulator, so windows and
+# "for" are shorter than in production; the SLO maths is the same.
+cat > "$DIR/sentinel.yaml" <<YAML
+global:
+  evaluation_interval: 5s
+  resend_interval: 30s
+  external_labels: {cluster: demo}
+  external_url: http://127.0.0.1:$SENTINEL_PORT
+prometheus: {url: "http://127.0.0.1:$PROM_PORT"}
+vllm:
+  selector: '{job="vllm"}'
+  metric_names: auto
+  group_by: [model_name]
+slos:
+  - name: ttft
+    description: 99% of requests get their first token within 1s
+    sli: {latency: {metric: time_to_first_token, threshold: 1s}}
+    objective: 99
+    window: 28d
+    min_events: 50
+    alerting:
+      labels: {team: inference}
+      annotations: {runbook_url: "https://runbooks.example/vllm/ttft"}
+  - name: errors
+    sli: {ratio: {errors: 'vllm:request_success_total{finished_reason="error"}', total: 'vllm:request_success_total'}}
+    objective: 99.9
+    window: 28d
+    min_events: 50
+indicators:
+  - {name: queue-growth, kind: queue_growth, window: 1m, for: 15s}
+  - {name: kv-cache, kind: kv_cache_pressure, threshold: 0.9, for: 15s}
+  - {name: preemptions, kind: preemption_rate, threshold: 0.5, window: 1m, for: 15s}
+  - {name: stall, kind: queue_stall, window: 30s, for: 15s}
+  - {name: ttft-p99, kind: latency_percentile, metric: time_to_first_token, percentile: 99, threshold: 2.5s, window: 1m, for: 15s}
+notifiers:
+  - {name: am, type: alertmanager, urls: ["http://127.0.0.1:$AM_PORT"]}
+state: {path: $DIR/sentinel-state}
+web: {listen_address: "127.0.0.1:$SENTINEL_PORT"}
+YAML
+
+echo "starting vllm-sim (surge, ${SPEED}x) on 127.0.0.1:$SIM_PORT"
+bin/vllm-sim serve --listen "127.0.0.1:$SIM_PORT" --scenario surge --speed "$SPEED" --incident-at 12m \
+  --models llama-3.1-8b,qwen2.5-7b >"$DIR/vllm-sim.log" 2>&1 &
+pids+=($!)
+echo "starting Prometheus on 127.0.0.1:$PROM_PORT"
+/usr/bin/prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/prometheus" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" >"$DIR/prometheus.log" 2>&1 &
+pids+=($!)
+echo "starting Alertmanager on 127.0.0.1:$AM_PORT"
+/usr/bin/prometheus-alertmanager --config.file="$DIR/alertmanager.yml" --storage.path="$DIR/alertmanager" \
+  --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= >"$DIR/alertmanager.log" 2>&1 &
+pids+=($!)
+
+for port in $PROM_PORT $AM_PORT; do
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+    sleep 0.2
+  done
+done
+
+bin/vllm-sentinel check --config "$DIR/sentinel.yaml"
+echo "starting vllm-sentinel on 127.0.0.1:$SENTINEL_PORT"
+bin/vllm-sentinel run --config "$DIR/sentinel.yaml" --web.enable-lifecycle 2>&1 | tee "$DIR/sentinel.log" &
+pids+=($!)
+
+cat <<TXT
+
+  The surge begins about 30s from now: traffic climbs past capacity, the waiting queue grows
+  (queue-growth fires first), then TTFT breaches and the ttft SLO pages (SLOBurnRate, 1h/5m).
+  Expect the page within about 3 minutes.
+
+  Prometheus      http://127.0.0.1:$PROM_PORT/graph?g0.expr=vllm:num_requests_waiting
+  Alertmanager    http://127.0.0.1:$AM_PORT/#/alerts
+  sentinel        http://127.0.0.1:$SENTINEL_PORT/api/v1/status   and /metrics
+  alerts          amtool --alertmanager.url=http://127.0.0.1:$AM_PORT alert query
+  logs            $DIR/*.log
+
+  Ctrl-C stops everything.
+
+TXT
+
+deadline=$(( $(date +%s) + ${DEMO_SECONDS:-0} ))
+while :; do
+  sleep 15
+  echo "--- alerts in Alertmanager at $(date +%T) ---"
+  amtool --alertmanager.url="http://127.0.0.1:$AM_PORT" alert query 2>/dev/null || true
+  if [ "${DEMO_SECONDS:-0}" -gt 0 ] && [ "$(date +%s)" -ge "$deadline" ]; then
+    break
+  fi
+done
