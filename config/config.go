@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vllm-sentinel/vllm-sentinel/notify/webhook"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
@@ -602,6 +603,12 @@ func (l *loader) validateNotifiers(cfg *Config) {
 			}
 			if n.SecretFile != "" {
 				l.readSecret(at("secret_file"), n.SecretFile, &n.signingKey, false)
+				if n.signingKey != "" {
+					if _, err := webhook.ParseSigningKey(n.signingKey); err != nil {
+						// The parser's error never quotes the key.
+						l.at(at("secret_file"), "signing key in %s: %v", n.SecretFile, err)
+					}
+				}
 			}
 		case "":
 			l.at(at("type"), "type is required: alertmanager, slack or webhook")

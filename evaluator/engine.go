@@ -451,6 +451,11 @@ func (e *Engine) burnCondition(ts time.Time, r *SLOResult, f FiringPair) Conditi
 			"%s: %s of events were bad over the last %s against an objective of %g%%. Burn rate %s over %s and %s over %s (fires above %s). Error budget left: %s; exhausted %s.%s",
 			r.SLO, pct(d.ErrorRatio), d.LongWindow, r.Objective, num(f.LongBurnRate), d.LongWindow, num(f.ShortBurnRate), d.ShortWindow, num(f.Factor), budget, exh, approxNote(r))),
 	}
+	// Figures on their own, for receivers that show them as fields (Slack).
+	ann["burn_rate"] = model.LabelValue(num(f.LongBurnRate))
+	ann["error_ratio"] = model.LabelValue(pct(d.ErrorRatio))
+	ann["budget_left"] = model.LabelValue(budget)
+	ann["time_to_exhaustion"] = model.LabelValue(strings.TrimPrefix(exh, "in "))
 	for k, t := range e.tmpls[r.SLO] {
 		v, err := rules.ExpandTemplate(t, d)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,5 +118,81 @@ func TestRunStartsServesAndStopsCleanly(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())
 		}
+	}
+}
+
+// Slack and webhook notifiers are wired through grouping and the outbox:
+// the watchdog (and, with Prometheus unreachable, SentinelPrometheusDown)
+// reach both receivers, signed for the webhook.
+func TestRunDeliversToSlackAndWebhook(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	got := map[string][]string{}
+	record := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var b bytes.Buffer
+			b.ReadFrom(r.Body)
+			mu.Lock()
+			got[name] = append(got[name], b.String())
+			if name == "webhook" && r.Header.Get("webhook-signature") == "" {
+				got["unsigned"] = append(got["unsigned"], b.String())
+			}
+			mu.Unlock()
+			if name == "slack" {
+				fmt.Fprint(w, "ok")
+			}
+		}
+	}
+	slackSrv := httptest.NewServer(record("slack"))
+	defer slackSrv.Close()
+	hookSrv := httptest.NewServer(record("webhook"))
+	defer hookSrv.Close()
+	slackURL := filepath.Join(dir, "slack-url")
+	os.WriteFile(slackURL, []byte(slackSrv.URL+"/services/T0/B0/SECRET\n"), 0o600)
+	hookSecret := filepath.Join(dir, "hook-secret")
+	os.WriteFile(hookSecret, []byte("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), 0o600)
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf(`global: {evaluation_interval: 1s}
+prometheus: {url: "http://%s", timeout: 1s}
+notifiers:
+  - {name: oncall, type: slack, webhook_url_file: %s, group_wait: 1s, group_interval: 1s}
+  - {name: hooks, type: webhook, url: %q, secret_file: %s, group_wait: 1s, group_interval: 1s}
+state: {path: %s}
+web: {listen_address: %q}
+`, freeAddr(t), slackURL, hookSrv.URL, hookSecret, dir, addr)
+	cfgFile := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfgFile, []byte(cfg), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"run", "--config", cfgFile, "--log.format", "json"}, &logs, &logs) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		ok := len(got["slack"]) > 0 && len(got["webhook"]) > 0
+		mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no notification reached slack and webhook: %v\n%s", got, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(got["slack"][0], "SentinelWatchdog") || !strings.Contains(got["webhook"][0], `"version":"4"`) {
+		t.Errorf("payloads: slack %s\nwebhook %s", got["slack"][0], got["webhook"][0])
+	}
+	if len(got["unsigned"]) > 0 {
+		t.Error("webhook notification without a signature")
+	}
+	if strings.Contains(logs.String(), "SECRET") {
+		t.Error("the Slack webhook URL leaked into the log")
 	}
 }

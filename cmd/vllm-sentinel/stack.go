@@ -4,15 +4,20 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/alertmanager"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/slack"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/webhook"
 )
 
 // flushTimeout bounds how long shutdown and reload wait for queued
@@ -58,6 +63,7 @@ func buildStack(cfg *config.Config, logger *slog.Logger, reg prometheus.Register
 				Name: n.Name, URLs: n.URLs, Timeout: n.Timeout.D(),
 				Logger: logger.With("component", "notifier", "notifier", n.Name), Registerer: reg,
 			}
+			opts.HTTPConfig = commoncfg.DefaultHTTPClientConfig
 			if n.HTTPConfig != nil {
 				opts.HTTPConfig = *n.HTTPConfig
 			}
@@ -65,8 +71,13 @@ func buildStack(cfg *config.Config, logger *slog.Logger, reg prometheus.Register
 			if err != nil {
 				return nil, fmt.Errorf("notifier %q: %w", n.Name, err)
 			}
+		case config.NotifierSlack, config.NotifierWebhook:
+			qu, err = newDispatcher(cfg, n, logger, reg)
+			if err != nil {
+				return nil, fmt.Errorf("notifier %q: %w", n.Name, err)
+			}
 		default:
-			return nil, fmt.Errorf("notifier %q: type %s is not supported by this version", n.Name, n.Type)
+			return nil, fmt.Errorf("notifier %q: unknown type %s", n.Name, n.Type)
 		}
 		st.queues[n.Name] = qu
 		senders[n.Name] = qu
@@ -97,6 +108,45 @@ func buildStack(cfg *config.Config, logger *slog.Logger, reg prometheus.Register
 		return nil, err
 	}
 	return st, nil
+}
+
+// newDispatcher builds a Slack or webhook notifier behind grouping, dedup
+// and a durable outbox under state.path.
+func newDispatcher(cfg *config.Config, n config.NotifierConfig, logger *slog.Logger, reg prometheus.Registerer) (*dispatch.Dispatcher, error) {
+	hc := commoncfg.DefaultHTTPClientConfig
+	if n.HTTPConfig != nil {
+		hc = *n.HTTPConfig
+	}
+	lg := logger.With("component", "notifier")
+	var inner notify.Notifier
+	var err error
+	switch n.Type {
+	case config.NotifierSlack:
+		inner, err = slack.New(slack.Options{Name: n.Name, WebhookURL: n.SecretURL(), HTTPConfig: hc, Timeout: n.Timeout.D(),
+			ExternalURL: cfg.Global.ExternalURL, Logger: lg, Registerer: reg})
+	default:
+		url := n.URL
+		if s := n.SecretURL(); s != "" {
+			url = s
+		}
+		inner, err = webhook.New(webhook.Options{Name: n.Name, URL: url, SigningKey: n.SigningKey(), Headers: n.Headers,
+			HTTPConfig: hc, Timeout: n.Timeout.D(), ExternalURL: cfg.Global.ExternalURL, Logger: lg, Registerer: reg})
+	}
+	if err != nil {
+		return nil, err
+	}
+	sendResolved := true
+	if n.SendResolved != nil {
+		sendResolved = *n.SendResolved
+	}
+	outbox := ""
+	if cfg.State.Path != "" {
+		outbox = filepath.Join(cfg.State.Path, "notify", n.Name)
+	}
+	return dispatch.New(inner, dispatch.Options{
+		Name: n.Name, GroupBy: n.GroupBy, GroupWait: n.GroupWait.D(), GroupInterval: n.GroupInterval.D(),
+		RepeatInterval: n.RepeatInterval.D(), SendResolved: sendResolved, OutboxDir: outbox, Logger: lg, Registerer: reg,
+	})
 }
 
 // start runs the notifier loops and the evaluation schedule. The two get

@@ -1,0 +1,228 @@
+// Package slack posts alerts to a Slack incoming webhook: one message per
+// call (a group of alerts), with a colour bar, Block Kit content inside
+// Slack's limits, and at most one message per second per webhook.
+//
+// The webhook URL is a secret: it never appears in errors, logs or metric
+// labels, which show https://hooks.slack.com only.
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
+
+	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
+)
+
+// Defaults for the zero fields of Options.
+const (
+	DefaultTimeout = 10 * time.Second
+	// DefaultMinInterval is Slack's rate limit for incoming webhooks.
+	DefaultMinInterval = time.Second
+)
+
+// Options configures a Notifier. Zero fields take the defaults above.
+type Options struct {
+	// Name is the notifier's name from the config; it labels logs and
+	// metrics.
+	Name string
+	// WebhookURL is the incoming webhook (https://hooks.slack.com/services/…),
+	// a secret.
+	WebhookURL string
+	// HTTPConfig sets proxy and TLS settings.
+	HTTPConfig commoncfg.HTTPClientConfig
+	// Timeout bounds each POST.
+	Timeout time.Duration
+	// ExternalURL is the sentinel's own address, linked from each message.
+	ExternalURL string
+	// MinInterval is the least time between two messages.
+	MinInterval time.Duration
+	Logger      *slog.Logger
+	// Registerer receives the metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Now and Sleep are the clock, for tests. Sleep returns early with
+	// ctx's error.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Notifier posts to one Slack incoming webhook.
+type Notifier struct {
+	name        string
+	ep          dispatch.Endpoint
+	client      *http.Client
+	timeout     time.Duration
+	externalURL string
+	now         func() time.Time
+	logger      *slog.Logger
+	m           *dispatch.NotifierMetrics
+	limit       limiter
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New checks the options and builds a Notifier.
+func New(o Options) (*Notifier, error) {
+	if o.Name == "" {
+		return nil, errors.New("slack: a notifier name is required")
+	}
+	ep, err := dispatch.ParseEndpoint(o.WebhookURL)
+	if err != nil {
+		return nil, fmt.Errorf("slack %s: webhook URL: %w", o.Name, err)
+	}
+	if o.Timeout < 0 || o.MinInterval < 0 {
+		return nil, fmt.Errorf("slack %s: timeout and min interval must not be negative", o.Name)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MinInterval == 0 {
+		o.MinInterval = DefaultMinInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	client, err := dispatch.NewHTTPClient(o.HTTPConfig, "slack")
+	if err != nil {
+		return nil, fmt.Errorf("slack %s: %w", o.Name, err)
+	}
+	m, err := dispatch.NewNotifierMetrics(o.Name, ep.String(), o.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("slack %s: %w", o.Name, err)
+	}
+	return &Notifier{
+		name:        o.Name,
+		ep:          ep,
+		client:      client,
+		timeout:     o.Timeout,
+		externalURL: o.ExternalURL,
+		now:         o.Now,
+		logger:      o.Logger.With("notifier", o.Name, "url", ep),
+		m:           m,
+		limit:       limiter{interval: o.MinInterval, now: o.Now, sleep: o.Sleep},
+	}, nil
+}
+
+// Notify posts one message for the alerts, waiting first if the last
+// message went out less than MinInterval ago. Firing and resolved are
+// judged at the Created time of the dispatch.Meta on ctx (now without one).
+// retry is true for rate limits (the error is a *dispatch.StatusError with
+// RetryAfter), server and network errors; refusals such as invalid_payload,
+// channel_not_found or channel_is_archived are permanent.
+func (n *Notifier) Notify(ctx context.Context, alerts ...*notify.Alert) (retry bool, err error) {
+	alerts = slices.DeleteFunc(slices.Clone(alerts), func(a *notify.Alert) bool { return a == nil })
+	if len(alerts) == 0 {
+		return false, nil
+	}
+	meta, _ := dispatch.MetaFrom(ctx)
+	at := meta.Created
+	if at.IsZero() {
+		at = n.now()
+	}
+	var buf bytes.Buffer
+	if err := newEncoder(&buf).Encode(buildMessage(alerts, meta.GroupLabels, at, n.externalURL)); err != nil {
+		return false, fmt.Errorf("slack %s: encode message: %w", n.name, err)
+	}
+	body := buf.Bytes()
+	if err := n.limit.wait(ctx); err != nil {
+		return true, fmt.Errorf("slack %s: waiting for the rate limit: %w", n.name, err)
+	}
+	reqCtx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	// Latency comes from the monotonic clock, not the injected one.
+	start := time.Now()
+	resp, err := n.ep.Post(reqCtx, n.client, nil, body, n.now())
+	if err == nil {
+		err = checkBody(resp)
+	}
+	if ctx.Err() == nil {
+		// An attempt cut short by the caller says nothing about Slack.
+		n.m.Observe(len(alerts), err, time.Since(start))
+	}
+	if err != nil {
+		if ra := dispatch.RetryAfter(err); ra > 0 {
+			n.limit.holdUntil(n.now().Add(ra))
+		}
+		return dispatch.Retryable(err), fmt.Errorf("slack %s: post %d alerts to %s: %w", n.name, len(alerts), n.ep, err)
+	}
+	n.logger.Debug("message posted", "alerts", len(alerts), "bytes", len(body))
+	return false, nil
+}
+
+// checkBody reads the answer to a 2xx. Incoming webhooks answer "ok"; a
+// JSON {"ok": false, "error": …} (from a proxy or the Web API) is a refusal.
+func checkBody(body []byte) error {
+	var r struct {
+		OK    *bool  `json:"ok"`
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &r) == nil && r.OK != nil && !*r.OK {
+		return &dispatch.StatusError{Code: http.StatusOK, Reason: r.Error}
+	}
+	return nil
+}
+
+// limiter spaces messages at least interval apart. Callers reserve a slot
+// under the lock and sleep outside it, so concurrent calls queue up in
+// order.
+type limiter struct {
+	interval time.Duration
+	now      func() time.Time
+	sleep    func(context.Context, time.Duration) error
+
+	mu   sync.Mutex
+	next time.Time
+}
+
+func (l *limiter) wait(ctx context.Context) error {
+	l.mu.Lock()
+	now := l.now()
+	slot := now
+	if l.next.After(now) {
+		slot = l.next
+	}
+	l.next = slot.Add(l.interval)
+	l.mu.Unlock()
+	if d := slot.Sub(now); d > 0 {
+		return l.sleep(ctx, d)
+	}
+	return nil
+}
+
+// holdUntil keeps the next message from going out before t (Slack's
+// Retry-After).
+func (l *limiter) holdUntil(t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t.After(l.next) {
+		l.next = t
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
