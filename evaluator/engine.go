@@ -187,9 +187,11 @@ func (e *Engine) Cycle(ctx context.Context, ts time.Time) *Result {
 	_, probeErr := e.ev.q.Query(ctx, "vector(1)", ts)
 
 	e.mu.Lock()
+	before := e.states()
 	e.updateSLOAlerts(res)
 	e.updateIndicatorAlerts(res)
 	e.updateMetaAlerts(ts, res, probeErr)
+	e.logTransitions(before)
 	due := e.due(ts)
 	e.last = res
 	// Ready once Prometheus answered a whole cycle; an absent metric is a
@@ -221,15 +223,41 @@ func (e *Engine) Cycle(ctx context.Context, ts time.Time) *Result {
 	if len(due) > 0 && e.sender != nil {
 		e.sender.Send(due...)
 	}
-	for _, a := range due {
-		state := "firing"
-		if !a.EndsAt.After(ts) {
-			state = "resolved"
-		}
-		e.opts.Logger.Info("alert "+state, "alertname", string(a.Labels[model.AlertNameLabel]), "labels", a.Labels.String(), "starts_at", a.StartsAt)
-	}
 	e.metrics.observeCycle(e.opts.Now().Sub(start), res, probeErr)
 	return res
+}
+
+// states records every alert's state, to log what a cycle changed.
+func (e *Engine) states() map[model.Fingerprint]AlertState {
+	out := map[model.Fingerprint]AlertState{}
+	for _, s := range e.sets {
+		for fp, a := range s.Active {
+			out[fp] = a.State
+		}
+	}
+	return out
+}
+
+// logTransitions logs alerts that started firing or resolved this cycle:
+// the resends in between would only be noise.
+func (e *Engine) logTransitions(before map[model.Fingerprint]AlertState) {
+	for _, s := range e.sets {
+		for fp, a := range s.Active {
+			was, ok := before[fp]
+			if ok && was == a.State {
+				continue
+			}
+			attrs := []any{"alertname", string(a.Labels[model.AlertNameLabel]), "labels", a.Labels.String(), "value", a.Value}
+			switch {
+			case a.State == StateFiring:
+				e.opts.Logger.Info("alert firing", append(attrs, "summary", string(a.Annotations["summary"]))...)
+			case a.State == StatePending:
+				e.opts.Logger.Debug("alert pending", attrs...)
+			case ok && a.State == StateInactive:
+				e.opts.Logger.Info("alert resolved", append(attrs, "fired_at", a.FiredAt)...)
+			}
+		}
+	}
 }
 
 func (e *Engine) due(ts time.Time) []*model.Alert {

@@ -72,7 +72,12 @@ func (e *Evaluator) evalSLOs(ctx context.Context, ts time.Time, res *Result) {
 			if errors.As(err, &ae) {
 				se.Absent = ae.Metric
 			}
-			e.opts.Logger.Error("SLO evaluation failed", "slo", s.Name, "time", ts, "err", err)
+			if se.Absent != "" {
+				// Raised as SentinelNoData; an error line every cycle would drown the log.
+				e.opts.Logger.Debug("SLO metric absent", "slo", s.Name, "time", ts, "metric", se.Absent)
+			} else {
+				e.opts.Logger.Error("SLO evaluation failed", "slo", s.Name, "time", ts, "err", err)
+			}
 			res.Errors = append(res.Errors, se)
 			continue
 		}

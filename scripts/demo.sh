@@ -110,14 +110,15 @@ done
 
 bin/vllm-sentinel check --config "$DIR/sentinel.yaml"
 echo "starting vllm-sentinel on 127.0.0.1:$SENTINEL_PORT"
-bin/vllm-sentinel run --config "$DIR/sentinel.yaml" --web.enable-lifecycle 2>&1 | tee "$DIR/sentinel.log" &
+bin/vllm-sentinel run --config "$DIR/sentinel.yaml" --web.enable-lifecycle --log.format text > >(tee "$DIR/sentinel.log") 2>&1 &
 pids+=($!)
 
 cat <<TXT
 
-  The surge begins about 30s from now: traffic climbs past capacity, the waiting queue grows
-  (queue-growth fires first), then TTFT breaches and the ttft SLO pages (SLOBurnRate, 1h/5m).
-  Expect the page within about 3 minutes.
+  The simulator runs ${SPEED}x faster than the clock. Its traffic starts climbing at once; about
+  70s from now it passes capacity: the waiting queue grows (QueueGrowth), TTFT breaches (TtftP99)
+  and the ttft SLO pages (SLOBurnRate, severity=critical, 1h/5m). Expect the page within about
+  3 minutes. With only minutes of history, the longer window pairs fire too.
 
   Prometheus      http://127.0.0.1:$PROM_PORT/graph?g0.expr=vllm:num_requests_waiting
   Alertmanager    http://127.0.0.1:$AM_PORT/#/alerts
