@@ -181,7 +181,7 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 		}
 	case s.Ratio != nil:
 		buildQuery = func(w time.Duration) (string, error) {
-			return e.promql.RatioParts(s.Ratio.Errors, s.Ratio.Total, s.Selector, s.GroupBy, w)
+			return e.promql.RatioParts(s.Ratio.Errors, s.Ratio.Total, s.Selector, s.GroupBy, w, e.names)
 		}
 	default:
 		return nil, fmt.Errorf("SLO %q has no SLI", s.Name)

@@ -146,7 +146,12 @@ func (in *Indicator) Window() time.Duration { return in.window }
 // the indicator's value.
 func (in *Indicator) Query(p *PromQL, names func(string) string) string {
 	if in.expr != nil {
-		return in.expr.String()
+		e, err := p.p.ParseExpr(in.expr.String())
+		if err != nil {
+			return in.expr.String()
+		}
+		RenameVLLM(e, names)
+		return e.String()
 	}
 	g := in.GroupBy
 	sel := in.selector

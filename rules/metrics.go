@@ -105,3 +105,24 @@ func CandidateNames(short string) []string {
 	}
 	return out
 }
+
+// ShortNameOf finds which vLLM metric a series name belongs to, in any
+// flavour, with the suffix that follows the metric's own name (for a
+// histogram family: _bucket, _count or _sum). ok is false for other names.
+func ShortNameOf(series string) (short, suffix string, ok bool) {
+	for _, sn := range ShortNames() {
+		for _, c := range CandidateNames(sn) {
+			if series == c {
+				return sn, "", true
+			}
+			if IsHistogram(sn) {
+				for _, suf := range []string{"_bucket", "_count", "_sum"} {
+					if series == c+suf {
+						return sn, suf, true
+					}
+				}
+			}
+		}
+	}
+	return "", "", false
+}

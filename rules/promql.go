@@ -192,11 +192,38 @@ func (q *PromQL) BucketBounds(family string, sel []*labels.Matcher) string {
 	return e.String()
 }
 
+// RenameVLLM rewrites every vLLM metric name in e (in any flavour) to the
+// name Prometheus has, so a config written with vllm:request_success_total
+// also works where a pipeline wrote vllm_request_success_total.
+func RenameVLLM(e parser.Expr, names func(short string) string) {
+	if names == nil {
+		return
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		short, suffix, ok := ShortNameOf(vs.Name)
+		if !ok {
+			return nil
+		}
+		vs.Name = names(short) + suffix
+		for _, m := range vs.LabelMatchers {
+			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+				*m = *labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, vs.Name)
+			}
+		}
+		return nil
+	})
+}
+
 // CounterIncrease turns one side of a ratio SLI into the sum by group of its
 // increase over w. A bare selector is wrapped in increase(); a full
 // expression keeps its shape and has each range set to w.
-func (q *PromQL) CounterIncrease(side parser.Expr, sel []*labels.Matcher, groupBy []string, w time.Duration) (parser.Expr, error) {
+func (q *PromQL) CounterIncrease(side parser.Expr, sel []*labels.Matcher, groupBy []string, w time.Duration, names func(string) string) (parser.Expr, error) {
 	side = parser.Expr(cloneExpr(q, side))
+	RenameVLLM(side, names)
 	InjectMatchers(side, sel)
 	if vs, ok := side.(*parser.VectorSelector); ok {
 		e := q.skeleton(skelIncrease)
@@ -220,12 +247,12 @@ func (q *PromQL) CounterIncrease(side parser.Expr, sel []*labels.Matcher, groupB
 
 // RatioParts returns one query whose result holds both halves of a ratio SLI
 // over w, told apart by PartLabel, so a window costs one round trip.
-func (q *PromQL) RatioParts(errors, total parser.Expr, sel []*labels.Matcher, groupBy []string, w time.Duration) (string, error) {
-	ee, err := q.CounterIncrease(errors, sel, groupBy, w)
+func (q *PromQL) RatioParts(errors, total parser.Expr, sel []*labels.Matcher, groupBy []string, w time.Duration, names func(string) string) (string, error) {
+	ee, err := q.CounterIncrease(errors, sel, groupBy, w, names)
 	if err != nil {
 		return "", fmt.Errorf("errors: %w", err)
 	}
-	te, err := q.CounterIncrease(total, sel, groupBy, w)
+	te, err := q.CounterIncrease(total, sel, groupBy, w, names)
 	if err != nil {
 		return "", fmt.Errorf("total: %w", err)
 	}

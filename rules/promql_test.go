@@ -14,11 +14,11 @@ func TestBuiltQueriesAreGoldenAndReparse(t *testing.T) {
 	errs, _ := p.ParseExpr(`vllm:request_success_total{finished_reason="error"}`)
 	total, _ := p.ParseExpr(`vllm:request_success_total`)
 	full, _ := p.ParseExpr(`sum by (model_name) (increase(vllm:request_success_total{finished_reason=~"error|abort",job="other"}[5m]))`)
-	ratio, err := p.RatioParts(errs, total, sel, []string{"model_name"}, time.Hour)
+	ratio, err := p.RatioParts(errs, total, sel, []string{"model_name"}, time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fullQ, err := p.RatioParts(full, total, sel, []string{"model_name"}, 30*time.Minute)
+	fullQ, err := p.RatioParts(full, total, sel, []string{"model_name"}, 30*time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestBuiltQueriesAreGoldenAndReparse(t *testing.T) {
 		t.Errorf("stored expression mutated: %s", errs)
 	}
 	noRange, _ := p.ParseExpr(`sum(vllm:request_success_total)`)
-	if _, err := p.RatioParts(noRange, total, nil, nil, time.Hour); err == nil {
+	if _, err := p.RatioParts(noRange, total, nil, nil, time.Hour, nil); err == nil {
 		t.Error("expression without a range selector accepted")
 	}
 }
@@ -147,5 +147,20 @@ func TestIndicatorValueQueries(t *testing.T) {
 	names := func(s string) string { return MetricName(s, FlavourV1) }
 	if got, want := in.ValueQuery(p, names), `sum by (instance, model_name) (deriv(vllm:num_requests_waiting[5m]))`; got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestRenameVLLMFollowsTheFlavour(t *testing.T) {
+	p := NewPromQL()
+	errs, _ := p.ParseExpr(`vllm:request_success_total{finished_reason="error"}`)
+	total, _ := p.ParseExpr(`sum(increase(vllm:time_to_first_token_seconds_count[5m])) + sum(increase(my_other_metric[5m]))`)
+	under := func(s string) string { return MetricName(s, FlavourUnderscore) }
+	q, err := p.RatioParts(errs, total, nil, nil, time.Hour, under)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `label_replace(sum(increase(vllm_request_success_total{finished_reason="error"}[1h])), "__sentinel_part", "errors", "", "") or label_replace(sum(sum(increase(vllm_time_to_first_token_seconds_count[1h])) + sum(increase(my_other_metric[1h]))), "__sentinel_part", "total", "", "")`
+	if q != want {
+		t.Errorf("got  %s\nwant %s", q, want)
 	}
 }

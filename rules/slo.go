@@ -119,7 +119,7 @@ func Compile(p *PromQL, spec SLOSpec, d Defaults) (*SLO, error) {
 		s.Ratio = &RatioSLO{Errors: ee, Total: te}
 		// Check now that each side can be built, so a bad expression is a
 		// config error rather than a failure at every evaluation.
-		if _, err := p.RatioParts(ee, te, s.Selector, s.GroupBy, time.Hour); err != nil {
+		if _, err := p.RatioParts(ee, te, s.Selector, s.GroupBy, time.Hour, nil); err != nil {
 			return nil, fmt.Errorf("SLO %q: %w", spec.Name, err)
 		}
 	}

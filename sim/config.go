@@ -51,6 +51,11 @@ type Config struct {
 	Buckets map[string][]float64
 	// Engine sizes each engine; zero fields take DefaultEngineSpec values.
 	Engine EngineSpec
+	// TargetLabels are added to every backfilled series, as Prometheus adds
+	// job and instance to what it scrapes (e.g. {job: vllm, instance:
+	// "gpu-1:8000"}), so configs with a selector work on backfills too. The
+	// live endpoint ignores them: the scraping Prometheus adds its own.
+	TargetLabels map[string]string
 }
 
 // EngineSpec sizes one engine and its step-time model. The defaults are an
@@ -143,6 +148,11 @@ func (c Config) Normalize() (Config, error) {
 	}
 	if c.IncidentAt < sc.info.Lead {
 		return bad("incident offset %v is shorter than the %s scenario's lead of %v: its precursor would start before the run", c.IncidentAt, c.Scenario, sc.info.Lead)
+	}
+	for k := range c.TargetLabels {
+		if !validLabelName(k) || k == "model_name" || k == "engine" || k == "le" || k == "__name__" {
+			return bad("target label %q is not a free label name", k)
+		}
 	}
 	if c.Rate == 0 {
 		c.Rate = defaultRate
@@ -255,4 +265,18 @@ func (c Config) bucketsFor() [numHists][]float64 {
 		}
 	}
 	return out
+}
+
+// validLabelName reports whether s is a Prometheus label name in the legacy
+// character set.
+func validLabelName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }

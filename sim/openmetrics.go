@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -58,6 +59,7 @@ func WriteOpenMetrics(ctx context.Context, w io.Writer, cfg Config, start, end t
 		buf:   make([]byte, 0, 256),
 		acc:   make([]uint64, n),
 		stats: Stats{Scrapes: n},
+		extra: targetLabels(cfg.TargetLabels),
 	}
 	if err := ow.write(ctx, cfg, engines, recs, lay, bounds); err != nil {
 		return ow.stats, err
@@ -208,6 +210,25 @@ type omWriter struct {
 	acc   []uint64 // per-scrape increments summed over buckets so far
 	stats Stats
 	err   error
+	// extra renders Config.TargetLabels, sorted, each as `,name="value"`.
+	extra []byte
+}
+
+// targetLabels renders the labels Prometheus would attach to a scrape.
+func targetLabels(m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b []byte
+	for _, k := range keys {
+		b = append(b, ',')
+		b = append(b, k...)
+		b = append(b, '=')
+		b = strconv.AppendQuote(b, m[k])
+	}
+	return b
 }
 
 func (ow *omWriter) write(ctx context.Context, cfg Config, engines []*simEngine, recs []*recording, lay layout, bounds [numHists][]float64) error {
@@ -282,6 +303,7 @@ func (ow *omWriter) prefix(name, suffix string, e *simEngine, label, val, le str
 	b = append(b, `",engine="`...)
 	b = append(b, e.index...)
 	b = append(b, '"')
+	b = append(b, ow.extra...)
 	if label != "" {
 		b = append(b, ',')
 		b = append(b, label...)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
@@ -17,6 +18,8 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	end := fs.String("end", "", "last sample time, RFC 3339 or unix seconds (required)")
 	out := fs.String("out", "", `output file, or "-" for standard output (required)`)
 	interval := fs.Duration("scrape-interval", 15*time.Second, "spacing of the samples, whole seconds")
+	targetLabels := fs.String("target-labels", "job=vllm,instance=vllm-sim:8000",
+		`labels a scraping Prometheus would add to every series, as name=value,...; "" for none`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -25,6 +28,9 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	cfg.ScrapeInterval = *interval
+	if cfg.TargetLabels, err = parseLabels(*targetLabels); err != nil {
+		return err
+	}
 	if cfg, err = cfg.Normalize(); err != nil {
 		return err
 	}
@@ -73,4 +79,20 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		stats.Samples, stats.Series, stats.Bytes, float64(stats.Bytes)/(1<<20), elapsed.Seconds(),
 		float64(stats.Samples)/elapsed.Seconds()/1e6)
 	return nil
+}
+
+// parseLabels reads name=value,name=value.
+func parseLabels(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, usagef("--target-labels: %q is not name=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }

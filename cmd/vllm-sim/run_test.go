@@ -94,7 +94,8 @@ func TestBackfillMatchesAPI(t *testing.T) {
 	}
 	var want bytes.Buffer
 	cfg := sim.Config{Scenario: "surge", Models: []string{"a", "b"}, Engines: 2, Seed: 3, IncidentAt: 10 * time.Minute,
-		Buckets: map[string][]float64{"time_to_first_token_seconds": {0.5, 1, 2}}}
+		Buckets:      map[string][]float64{"time_to_first_token_seconds": {0.5, 1, 2}},
+		TargetLabels: map[string]string{"job": "vllm", "instance": "vllm-sim:8000"}}
 	start := time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
 	if _, err := sim.WriteOpenMetrics(context.Background(), &want, cfg, start, start.Add(time.Hour)); err != nil {
 		t.Fatal(err)

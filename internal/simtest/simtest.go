@@ -18,9 +18,13 @@ import (
 var Start = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC) // a Monday
 
 // Backfill writes cfg's history from start to end as OpenMetrics and returns
-// the file.
+// the file. Series get job="vllm" and an instance label, as a scrape would,
+// unless cfg sets its own TargetLabels.
 func Backfill(t testing.TB, cfg sim.Config, start, end time.Time) string {
 	t.Helper()
+	if cfg.TargetLabels == nil {
+		cfg.TargetLabels = map[string]string{"job": "vllm", "instance": "vllm-sim:8000"}
+	}
 	path := filepath.Join(t.TempDir(), "history.om")
 	f, err := os.Create(path)
 	if err != nil {
