@@ -11,6 +11,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/simtest"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
@@ -166,17 +167,40 @@ func backtest(t *testing.T, api v1.API, slos []*rules.SLO, inds []*rules.Indicat
 }
 
 // A week of healthy diurnal traffic, evaluated every 5 minutes, fires no
-// window pair.
-func TestHealthyWeekFiresNoPair(t *testing.T) {
+// window pair of the example config's SLOs (nor of a stricter 99.9% TTFT
+// SLO) and none of its leading indicators.
+func TestHealthyWeekFiresNothing(t *testing.T) {
 	start := simtest.Start
 	end := start.Add(7 * 24 * time.Hour)
 	prom := simtest.Prometheus(t, sim.Config{Scenario: sim.ScenarioHealthy, Seed: 3}, start, end)
 	api := prom.API(t)
+	cfg, err := config.LoadFile("../configs/example.yaml", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rules.NewPromQL()
+	var slos []*rules.SLO
+	for _, spec := range cfg.SLOs {
+		s, err := rules.Compile(p, spec, cfg.RuleDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		slos = append(slos, s)
+	}
 	strict := ttftSpec(t)
 	strict.Name, strict.Objective = "ttft-strict", mustObjective(t, "99.9")
-	rep := backtest(t, api, []*rules.SLO{mustSLO(t, ttftSpec(t)), mustSLO(t, strict), mustSLO(t, errorsSpec(t))}, nil, start.Add(time.Hour), end, 5*time.Minute)
+	slos = append(slos, mustSLO(t, strict))
+	var inds []*rules.Indicator
+	for _, spec := range cfg.Indicators {
+		in, err := rules.CompileIndicator(p, spec, cfg.RuleDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		inds = append(inds, in)
+	}
+	rep := backtest(t, api, slos, inds, start.Add(time.Hour), end, 5*time.Minute)
 	for _, tr := range rep.Transitions {
-		if tr.Alertname == evaluator.AlertSLOBurnRate {
+		if !strings.HasPrefix(tr.Alertname, "Sentinel") {
 			t.Errorf("healthy week: %s %s at %s (value %v)", tr.To, tr.Labels, tr.Time, tr.Value)
 		}
 	}

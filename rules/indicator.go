@@ -44,11 +44,14 @@ var indicatorDefaults = map[string]struct {
 	metrics   []string
 }{
 	// Queue growing by more than 3 requests a minute, sustained, above 5 waiting.
-	KindQueueGrowth: {threshold: 0.05, floor: 5, window: 5 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"num_requests_waiting"}},
-	// Preemptions per second.
-	KindPreemptionRate: {threshold: 0.5, window: 5 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_preemptions"}},
-	// KV cache usage, 0..1, of the fullest engine.
-	KindKVCachePressure: {threshold: 0.9, forDur: 10 * time.Minute, metrics: []string{"kv_cache_usage_perc"}},
+	KindQueueGrowth: {threshold: 0.05, floor: 5, window: 2 * time.Minute, forDur: time.Minute, metrics: []string{"num_requests_waiting"}},
+	// Preemptions per second: a healthy engine does not preempt at all, so
+	// a few a minute already mean the KV cache is running out.
+	KindPreemptionRate: {threshold: 0.05, window: 5 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"num_preemptions"}},
+	// KV cache usage, 0..1, of the fullest engine at its peak over the
+	// window: usage swings with every admitted and finished sequence, and
+	// the peaks are where preemption starts.
+	KindKVCachePressure: {threshold: 0.9, window: 2 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"kv_cache_usage_perc"}},
 	// Requests waiting while none finish.
 	KindQueueStall:        {floor: 0, window: 2 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_requests_waiting", "request_success"}},
 	KindLatencyPercentile: {window: 5 * time.Minute, forDur: 5 * time.Minute},
@@ -166,7 +169,7 @@ func (in *Indicator) Query(p *PromQL, names func(string) string) string {
 		return p.fill(`sum(rate(m[1m])) > 0`, names("num_preemptions"), sel, g, in.window, in.threshold).String()
 	case KindKVCachePressure:
 		// The fullest engine is the one that preempts.
-		return p.fill(`max(m) > 0`, names("kv_cache_usage_perc"), sel, g, 0, in.threshold).String()
+		return p.fill(`max(max_over_time(m[1m])) > 0`, names("kv_cache_usage_perc"), sel, g, in.window, in.threshold).String()
 	case KindQueueStall:
 		waiting := p.fill(`sum(m) > 0`, names("num_requests_waiting"), sel, g, 0, in.floor)
 		finishing := p.fill(`sum(rate(m[1m])) > 0`, names("request_success"), sel, g, in.window, 0)

@@ -111,11 +111,11 @@ func TestIndicatorQueries(t *testing.T) {
 		want string
 	}{
 		{IndicatorSpec{Name: "queue-growth", Kind: KindQueueGrowth},
-			`sum by (instance, model_name) (deriv(vllm:num_requests_waiting{job="vllm"}[5m])) > 0.05 and sum by (instance, model_name) (vllm:num_requests_waiting{job="vllm"}) > 5`},
+			`sum by (instance, model_name) (deriv(vllm:num_requests_waiting{job="vllm"}[2m])) > 0.05 and sum by (instance, model_name) (vllm:num_requests_waiting{job="vllm"}) > 5`},
 		{IndicatorSpec{Name: "preemptions", Kind: KindPreemptionRate},
-			`sum by (instance, model_name) (rate(vllm:num_preemptions_total{job="vllm"}[5m])) > 0.5`},
+			`sum by (instance, model_name) (rate(vllm:num_preemptions_total{job="vllm"}[5m])) > 0.05`},
 		{IndicatorSpec{Name: "kv", Kind: KindKVCachePressure},
-			`max by (instance, model_name) (vllm:gpu_cache_usage_perc{job="vllm"}) > 0.9`},
+			`max by (instance, model_name) (max_over_time(vllm:gpu_cache_usage_perc{job="vllm"}[2m])) > 0.9`},
 		{IndicatorSpec{Name: "stall", Kind: KindQueueStall},
 			`sum by (instance, model_name) (vllm:num_requests_waiting{job="vllm"}) > 0 unless sum by (instance, model_name) (rate(vllm:request_success_total{job="vllm"}[2m])) > 0`},
 		{IndicatorSpec{Name: "itl", Kind: KindLatencyPercentile, Metric: "inter_token_latency", Percentile: 99, Threshold: &th},
@@ -136,7 +136,7 @@ func TestIndicatorQueries(t *testing.T) {
 		}
 	}
 	in, _ := CompileIndicator(p, IndicatorSpec{Name: "kv-cache", Kind: KindKVCachePressure}, d)
-	if in.Alertname != "KvCache" || in.Severity != "warning" || in.For != 10*time.Minute {
+	if in.Alertname != "KvCache" || in.Severity != "warning" || in.For != 2*time.Minute {
 		t.Errorf("defaults: %+v", in)
 	}
 }
@@ -145,7 +145,7 @@ func TestIndicatorValueQueries(t *testing.T) {
 	p := NewPromQL()
 	in, _ := CompileIndicator(p, IndicatorSpec{Name: "q", Kind: KindQueueGrowth}, Defaults{GroupBy: []string{"model_name"}})
 	names := func(s string) string { return MetricName(s, FlavourV1) }
-	if got, want := in.ValueQuery(p, names), `sum by (instance, model_name) (deriv(vllm:num_requests_waiting[5m]))`; got != want {
+	if got, want := in.ValueQuery(p, names), `sum by (instance, model_name) (deriv(vllm:num_requests_waiting[2m]))`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }

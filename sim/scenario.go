@@ -130,20 +130,20 @@ func scenarios() []scenario {
 			info: ScenarioInfo{
 				Name: ScenarioKVPressure,
 				Description: "Long conversations (12k-token histories, 85% of them served from the prefix " +
-					"cache, 500-token answers) are added to the normal traffic, ramping over 20 minutes to " +
-					"85% of what the KV pool holds, held to +50m and faded by +60m; the backlog clears " +
-					"at about +65m.",
+					"cache, 500-token answers) are added to the normal traffic: 55% of what the KV pool " +
+					"holds by +10m, 60% by +18m, then 85% by +22m, held to +50m and faded by +60m; the " +
+					"backlog clears at about +65m.",
 				IncidentAt: time.Hour,
 				Duration:   60 * m,
-				Signature: "vllm:kv_cache_usage_perc climbs from about 0.05 toward 1 (0.9 at about +15m to " +
-					"+20m) and preemptions start; then the queue grows, the 5m TTFT good ratio at " +
+				Signature: "vllm:kv_cache_usage_perc climbs from about 0.05 to peaks above 0.8 during the " +
+					"+10m..+18m plateau, then toward 1, and preemptions start; then the queue grows, the 5m TTFT good ratio at " +
 					"le=1.0 falls below 0.9 and inter-token latency p99 rises above 0.2s (recomputed " +
 					"prefills share steps with decodes); prefix cache hits jump.",
 				ShouldFire: []string{"kv_cache_pressure", "preemption_rate", "queue_growth", "SLOBurnRate ttft", "latency_percentile itl"},
 			},
 			shape: func(tau time.Duration) shaping {
 				return shaping{longShare: ramp(tau,
-					rampPoint{0, 0}, rampPoint{20 * m, 0.85},
+					rampPoint{0, 0}, rampPoint{10 * m, 0.55}, rampPoint{18 * m, 0.6}, rampPoint{22 * m, 0.85},
 					rampPoint{50 * m, 0.85}, rampPoint{60 * m, 0})}
 			},
 		},

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vllm-sentinel/vllm-sentinel/config"
+	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+	"github.com/vllm-sentinel/vllm-sentinel/internal/simtest"
+	"github.com/vllm-sentinel/vllm-sentinel/sim"
+)
+
+// exampleConfig is configs/example.yaml, pointed at a test Prometheus.
+func exampleConfig(t *testing.T, promURL string) *config.Config {
+	t.Helper()
+	cfg, err := config.LoadFile("../../configs/example.yaml", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Prometheus.URL = promURL
+	return cfg
+}
+
+type leadRow struct {
+	scenario          string
+	indicator, page   time.Duration
+	indicatorName     string
+	hasInd, hasPage   bool
+	fired             map[string]bool
+	ttftPaged, errors bool
+}
+
+// replay runs `vllm-sentinel backtest` over a scenario with the example
+// config, from 30 minutes before its incident to 70 minutes after, every 30s.
+func replay(t *testing.T, scenario, flavour string) (leadRow, *evaluator.BacktestReport) {
+	t.Helper()
+	var info sim.ScenarioInfo
+	for _, s := range sim.Scenarios() {
+		if s.Name == scenario {
+			info = s
+		}
+	}
+	// Seven hours of ordinary traffic first, so that even the 6h window of
+	// the second page pair is not judged on a short history.
+	start := simtest.Start
+	incidentAt := 7 * time.Hour
+	if info.IncidentAt == 0 {
+		incidentAt = 0
+	}
+	incident := start.Add(incidentAt)
+	prom := simtest.Prometheus(t, sim.Config{Scenario: scenario, Flavour: flavour, Seed: 1, IncidentAt: incidentAt}, start, incident.Add(75*time.Minute))
+	cfg := exampleConfig(t, prom.URL)
+	rep, err := backtest(context.Background(), cfg, slog.New(slog.DiscardHandler), incident.Add(-30*time.Minute), incident.Add(70*time.Minute), 30*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := leadRow{scenario: scenario, fired: map[string]bool{}}
+	for _, tr := range rep.Transitions {
+		if tr.To != "firing" {
+			continue
+		}
+		row.fired[tr.Alertname] = true
+		rel := tr.Time.Sub(incident)
+		switch {
+		case tr.Alertname == evaluator.AlertSLOBurnRate:
+			if tr.Labels["slo"] == "ttft" {
+				row.ttftPaged = true
+			}
+			if tr.Labels["slo"] == "errors" {
+				row.errors = true
+			}
+			if tr.Labels["severity"] == "critical" && !row.hasPage {
+				row.page, row.hasPage = rel, true
+			}
+		case strings.HasPrefix(tr.Alertname, "Sentinel"):
+		default:
+			if !row.hasInd {
+				row.indicator, row.hasInd, row.indicatorName = rel, true, tr.Alertname
+			}
+		}
+	}
+	if rep.NoData > 0 {
+		t.Errorf("%s (%s): %d evaluations found a metric absent", scenario, flavour, rep.NoData)
+	}
+	return row, rep
+}
+
+func rel(d time.Duration, ok bool) string {
+	if !ok {
+		return "—"
+	}
+	sign := "+"
+	if d < 0 {
+		sign, d = "−", -d
+	}
+	return sign + d.String()
+}
+
+// TestLeadTimes replays every incident scenario through the example config
+// and prints the lead-time table in the README: when the first leading
+// indicator fires and when the first SLO page fires, relative to the
+// incident start.
+func TestLeadTimes(t *testing.T) {
+	scenarios := []string{sim.ScenarioSurge, sim.ScenarioKVPressure, sim.ScenarioStall, sim.ScenarioSlowDecode, sim.ScenarioErrorBurst, sim.ScenarioRestart}
+	rows := make([]leadRow, len(scenarios))
+	for i, sc := range scenarios {
+		rows[i], _ = replay(t, sc, sim.FlavourV1)
+	}
+	var b strings.Builder
+	b.WriteString("| scenario | first indicator | indicator fires | first SLO page | lead |\n|---|---|---|---|---|\n")
+	for _, r := range rows {
+		lead := "—"
+		if r.hasInd && r.hasPage {
+			lead = (r.page - r.indicator).String()
+		}
+		name := r.indicatorName
+		if name == "" {
+			name = "—"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.scenario, name, rel(r.indicator, r.hasInd), rel(r.page, r.hasPage), lead)
+	}
+	t.Logf("lead times (example config, evaluated every 30s):\n%s", b.String())
+	if path := os.Getenv("LEADTIME_TABLE"); path != "" {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range rows {
+		switch r.scenario {
+		case sim.ScenarioSurge, sim.ScenarioKVPressure:
+			if !r.hasInd || !r.hasPage || r.page-r.indicator < 5*time.Minute {
+				t.Errorf("%s: indicator %s, page %s: want an indicator at least 5 minutes before the page", r.scenario, rel(r.indicator, r.hasInd), rel(r.page, r.hasPage))
+			}
+		case sim.ScenarioStall:
+			if !r.fired["Stall"] {
+				t.Errorf("stall: queue_stall did not fire (fired: %v)", r.fired)
+			}
+		case sim.ScenarioSlowDecode:
+			if !r.fired["ItlP99"] {
+				t.Errorf("slow-decode: the inter-token latency percentile did not fire (fired: %v)", r.fired)
+			}
+			if r.ttftPaged {
+				t.Error("slow-decode: the TTFT SLO fired although TTFT is fine")
+			}
+		case sim.ScenarioErrorBurst:
+			if !r.errors || !r.hasPage {
+				t.Errorf("error-burst: the errors SLO did not page (fired: %v)", r.fired)
+			}
+		case sim.ScenarioRestart:
+			if r.hasPage || r.hasInd {
+				t.Errorf("restart: counter resets raised alerts (fired: %v)", r.fired)
+			}
+		}
+	}
+}
+
+// The same config, unchanged, works against vLLM's V0 names and against
+// the underscore names of Ray and OTel pipelines.
+func TestOneConfigAllFlavours(t *testing.T) {
+	for _, flavour := range []string{sim.FlavourV0, sim.FlavourUnderscore} {
+		row, _ := replay(t, sim.ScenarioKVPressure, flavour)
+		if !row.fired["KvCache"] || !row.ttftPaged {
+			t.Errorf("kv-pressure in flavour %s: fired %v, want KvCache and the ttft page", flavour, row.fired)
+		}
+	}
+}
