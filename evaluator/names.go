@@ -93,8 +93,8 @@ func (n *Names) Detect(ctx context.Context, q Querier, ts time.Time) error {
 		}
 	}
 	sort.Strings(alts)
-	ms := append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, rules.RegexpAlternation(alts))}, n.withoutName()...)
-	e := &parser.AggregateExpr{Op: parser.COUNT, Grouping: []string{labels.MetricName}, Expr: &parser.VectorSelector{LabelMatchers: ms}}
+	ms := append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, string(model.MetricNameLabel), rules.RegexpAlternation(alts))}, n.withoutName()...)
+	e := &parser.AggregateExpr{Op: parser.COUNT, Grouping: []string{string(model.MetricNameLabel)}, Expr: &parser.VectorSelector{LabelMatchers: ms}}
 	query := e.String()
 	v, err := q.Query(ctx, query, ts)
 	if err != nil {
@@ -160,7 +160,7 @@ func (n *Names) candidates(short string) []string {
 func (n *Names) withoutName() []*labels.Matcher {
 	var out []*labels.Matcher
 	for _, m := range n.selector {
-		if m.Name != labels.MetricName {
+		if m.Name != string(model.MetricNameLabel) {
 			out = append(out, m)
 		}
 	}

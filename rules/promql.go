@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -117,7 +118,7 @@ func setSelector(e parser.Expr, name string, ms []*labels.Matcher) {
 	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 		if vs, ok := n.(*parser.VectorSelector); ok {
 			vs.Name = name
-			vs.LabelMatchers = append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, name)}, ms...)
+			vs.LabelMatchers = append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, string(model.MetricNameLabel), name)}, ms...)
 		}
 		return nil
 	})
@@ -210,8 +211,8 @@ func RenameVLLM(e parser.Expr, names func(short string) string) {
 		}
 		vs.Name = names(short) + suffix
 		for _, m := range vs.LabelMatchers {
-			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
-				*m = *labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, vs.Name)
+			if m.Name == string(model.MetricNameLabel) && m.Type == labels.MatchEqual {
+				*m = *labels.MustNewMatcher(labels.MatchEqual, string(model.MetricNameLabel), vs.Name)
 			}
 		}
 		return nil
