@@ -75,7 +75,7 @@ func (e *Evaluator) evalIndicator(ctx context.Context, q Querier, in *rules.Indi
 		}
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool { return groupString(out[i].Labels) < groupString(out[j].Labels) })
+	sort.Slice(out, func(i, j int) bool { return GroupString(out[i].Labels) < GroupString(out[j].Labels) })
 	return out, nil
 }
 

@@ -120,7 +120,7 @@ func (c *resultCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if res := e.Last(); res != nil {
 		for _, r := range res.SLOs {
-			group := groupString(r.Labels)
+			group := GroupString(r.Labels)
 			for _, w := range append(append([]WindowResult(nil), r.Windows...), r.Budget) {
 				win := w.Window.String()
 				ch <- prometheus.MustNewConstMetric(c.events, prometheus.GaugeValue, w.Events, r.SLO, group, win)
@@ -150,7 +150,11 @@ func (c *resultCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func groupString(m map[string]string) string {
+// GroupString renders a group's labels sorted, as "k=v,k=v": the group label
+// of the sentinel's own metrics and the group column of eval's table.
+func GroupString(m map[string]string) string { return joinLabels(m, ",") }
+
+func joinLabels(m map[string]string, sep string) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -160,7 +164,7 @@ func groupString(m map[string]string) string {
 	for i, k := range keys {
 		parts[i] = k + "=" + m[k]
 	}
-	return strings.Join(parts, ",")
+	return strings.Join(parts, sep)
 }
 
 // instrumentedQuerier counts queries, failures and their duration.

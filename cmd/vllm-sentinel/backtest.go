@@ -103,24 +103,11 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // backtest replays history through the live code path, fetching each
 // query's values for many steps at once with range queries.
 func backtest(ctx context.Context, cfg *config.Config, logger *slog.Logger, from, to time.Time, step time.Duration, progress func(int, int, time.Time)) (*evaluator.BacktestReport, error) {
-	cc := clientConfig(cfg)
-	instant, err := evaluator.NewPrometheusQuerier(cc, logger, nil)
+	instant, ranges, err := newQueriers(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	promAPI, err := evaluator.NewPrometheusAPI(cc)
-	if err != nil {
-		return nil, err
-	}
-	q := evaluator.NewRangeCache(instant, evaluator.NewAPIRangeQuerier(promAPI), from, to, step, 0)
-	ev, err := newEvaluator(cfg, q, logger)
-	if err != nil {
-		return nil, err
-	}
-	eng, err := evaluator.NewEngine(ev, nil, evaluator.EngineOptions{
-		Interval: step, ResendInterval: cfg.Global.ResendInterval.D(),
-		ExternalLabels: cfg.Global.ExternalLabels, ExternalURL: cfg.Global.ExternalURL,
-	})
+	eng, err := offlineEngine(cfg, evaluator.NewRangeCache(instant, ranges, from, to, step, 0), step, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -69,31 +68,46 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // evalOnce evaluates at ts through the engine, after replaying the
 // indicators' "for" span so their states are what the live loop would show.
 func evalOnce(ctx context.Context, cfg *config.Config, logger *slog.Logger, ts time.Time) (*evaluator.Result, error) {
-	instant, err := evaluator.NewPrometheusQuerier(clientConfig(cfg), logger.With("component", "querier"), nil)
-	if err != nil {
-		return nil, err
-	}
-	promAPI, err := evaluator.NewPrometheusAPI(clientConfig(cfg))
+	instant, ranges, err := newQueriers(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
 	interval := cfg.Global.EvaluationInterval.D()
-	ev, err := newEvaluator(cfg, instant, logger)
-	if err != nil {
-		return nil, err
-	}
-	eng, err := evaluator.NewEngine(ev, nil, evaluator.EngineOptions{
-		Interval: interval, ResendInterval: cfg.Global.ResendInterval.D(),
-		ExternalLabels: cfg.Global.ExternalLabels, ExternalURL: cfg.Global.ExternalURL,
-	})
+	eng, err := offlineEngine(cfg, instant, interval, logger)
 	if err != nil {
 		return nil, err
 	}
 	if span := eng.WarmUpSpan(); span > 0 {
-		from := ts.Add(-span)
-		eng.WarmUp(ctx, evaluator.NewRangeCache(instant, evaluator.NewAPIRangeQuerier(promAPI), from, ts.Add(-interval), interval, 0), ts)
+		eng.WarmUp(ctx, evaluator.NewRangeCache(instant, ranges, ts.Add(-span), ts.Add(-interval), interval, 0), ts)
 	}
 	return eng.Cycle(ctx, ts), nil
+}
+
+// newQueriers returns the instant querier (with timeout and retries) and a
+// range querier for replays, both for the configured Prometheus.
+func newQueriers(cfg *config.Config, logger *slog.Logger) (evaluator.Querier, evaluator.RangeQuerier, error) {
+	instant, err := evaluator.NewPrometheusQuerier(clientConfig(cfg), logger.With("component", "querier"), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	promAPI, err := evaluator.NewPrometheusAPI(clientConfig(cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	return instant, evaluator.NewAPIRangeQuerier(promAPI), nil
+}
+
+// offlineEngine is the daemon's engine without notifiers or state, for
+// eval and backtest: same evaluation, same alert lifecycle.
+func offlineEngine(cfg *config.Config, q evaluator.Querier, interval time.Duration, logger *slog.Logger) (*evaluator.Engine, error) {
+	ev, err := newEvaluator(cfg, q, logger)
+	if err != nil {
+		return nil, err
+	}
+	return evaluator.NewEngine(ev, nil, evaluator.EngineOptions{
+		Interval: interval, ResendInterval: cfg.Global.ResendInterval.D(),
+		ExternalLabels: cfg.Global.ExternalLabels, ExternalURL: cfg.Global.ExternalURL,
+	})
 }
 
 // loadConfig loads and validates, printing every problem to stderr.
@@ -187,19 +201,10 @@ func fmtBurn(p *float64) string {
 }
 
 func fmtLabels(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + m[k]
-	}
-	if len(parts) == 0 {
+	if len(m) == 0 {
 		return "{}"
 	}
-	return strings.Join(parts, ",")
+	return evaluator.GroupString(m)
 }
 
 func printTable(w io.Writer, res *evaluator.Result) {
