@@ -60,9 +60,11 @@ type Engine struct {
 	// indicatorTmpls are the parsed annotation templates of indicators.
 	indicatorTmpls map[string]map[string]*template.Template
 
-	mu   sync.Mutex // guards sets and last
+	mu   sync.Mutex // guards sets, last and history
 	sets map[string]*AlertSet
 	last *Result
+	// history keeps recent results for the status page's burn charts.
+	history []*Result
 	// ready is set after the first cycle whose queries all succeeded.
 	ready bool
 }
@@ -177,6 +179,8 @@ func (e *Engine) CopyState(old *Engine) {
 		e.sets[k] = cp
 	}
 	e.ready = old.ready
+	e.history = append([]*Result(nil), old.history...)
+	e.last = old.last
 }
 
 // Cycle evaluates at ts, updates every alert, saves state and sends what is
@@ -194,6 +198,10 @@ func (e *Engine) Cycle(ctx context.Context, ts time.Time) *Result {
 	e.logTransitions(before)
 	due := e.due(ts)
 	e.last = res
+	e.history = append(e.history, res)
+	if len(e.history) > historyLen {
+		e.history = e.history[len(e.history)-historyLen:]
+	}
 	// Ready once Prometheus answered a whole cycle; an absent metric is a
 	// finding about vLLM, not a failure of the sentinel.
 	healthy := probeErr == nil
@@ -636,6 +644,16 @@ func (e *Engine) Ready() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.ready
+}
+
+// historyLen bounds the results kept for charts: two hours at 30s.
+const historyLen = 240
+
+// History returns the recent evaluations, oldest first.
+func (e *Engine) History() []*Result {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*Result(nil), e.history...)
 }
 
 // Last returns the latest evaluation, or nil before the first.

@@ -21,6 +21,8 @@ Usage:
                                          evaluate once and print the result
   vllm-sentinel backtest --config FILE --from TIME [--to TIME] [--step 1m]
                                          replay history: when alerts would have fired and resolved
+  vllm-sentinel rules export --config FILE [--out FILE]
+                                         the SLOs as a Prometheus rule file
   vllm-sentinel version                  print the version
 
 Run 'vllm-sentinel COMMAND --help' for a command's flags.
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runEval(ctx, rest, stdout, stderr)
 	case "backtest":
 		return runBacktest(ctx, rest, stdout, stderr)
+	case "rules":
+		return runRules(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, version.Print("vllm-sentinel"))
 		return exitOK

@@ -23,10 +23,11 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+	"github.com/vllm-sentinel/vllm-sentinel/web"
 )
 
 // redactURL hides credentials in a URL before it is shown.
@@ -93,6 +94,8 @@ type daemon struct {
 	cfg       atomic.Pointer[config.Config]
 	reloadCh  chan chan error
 
+	page *web.Page
+
 	mu  sync.Mutex // guards cur and serialises reloads
 	cur *stack
 	ctx context.Context
@@ -105,6 +108,11 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	d.reloadCh = make(chan chan error)
+	page, err := web.NewPage()
+	if err != nil {
+		return err
+	}
+	d.page = page
 	d.logger.Info("starting vllm-sentinel", "version", version.Info(), "config", d.cfgFile)
 
 	ln, err := net.Listen("tcp", addr)
@@ -142,10 +150,10 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 	}
 	{
 		addrs := []string{ln.Addr().String()}
-		flags := &web.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &webConfig}
+		flags := &toolkitweb.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &webConfig}
 		g.Add(func() error {
 			d.logger.Info("listening", "address", ln.Addr().String())
-			if err := web.ServeMultiple([]net.Listener{ln}, srv, flags, d.logger); !errors.Is(err, http.ErrServerClosed) {
+			if err := toolkitweb.ServeMultiple([]net.Listener{ln}, srv, flags, d.logger); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http server: %w", err)
 			}
 			return nil
@@ -219,6 +227,12 @@ func (d *daemon) engine() *evaluator.Engine {
 func (d *daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := d.page.Render(w, d.engine(), version.Version); err != nil {
+			d.logger.Error("status page", "err", err)
+		}
+	})
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "vllm-sentinel is healthy.")
 	})

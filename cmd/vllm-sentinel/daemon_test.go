@@ -84,6 +84,16 @@ func TestRunStartsServesAndStopsCleanly(t *testing.T) {
 	if !strings.Contains(body.String(), "vllm_sentinel_build_info") {
 		t.Errorf("/metrics lacks build info")
 	}
+	resp, err = http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body.Reset()
+	body.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(body.String(), "<h2>SLOs</h2>") {
+		t.Errorf("status page: %d %s", resp.StatusCode, body.String())
+	}
 
 	// A bad config is refused on reload and the old one keeps running.
 	os.WriteFile(cfgFile, []byte("global: {evaluation_interval: never}\n"), 0o600)

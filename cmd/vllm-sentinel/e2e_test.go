@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -408,4 +409,43 @@ func TestDaemonHealthyThenPrometheusDown(t *testing.T) {
 	prom.Start(t)
 	waitFor(t, 30*time.Second, "SentinelPrometheusDown to resolve", func() bool { return len(activeAlerts(t, am, "SentinelPrometheusDown")) == 0 })
 	d.terminate(t)
+}
+
+// rules export writes a file that promtool accepts and that, loaded into a
+// real Prometheus, fires the same 1h/5m page over a breach.
+func TestRulesExportFiresInPrometheus(t *testing.T) {
+	t.Parallel()
+	now := time.Now().Truncate(time.Second)
+	history := writeSuccessHistory(t, now.Add(-2*time.Hour), now.Add(10*time.Minute), 5*time.Second, func(ts time.Time) (float64, float64) {
+		if ts.Before(now.Add(-20 * time.Minute)) {
+			return 1, 0
+		}
+		return 0, 1
+	})
+	dir := t.TempDir()
+	cfgFile := writeConfig(t, dir, "http://127.0.0.1:9", "http://127.0.0.1:9")
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	if code, _, errs := runCLI(t, "rules", "export", "--config", cfgFile, "--out", rulesFile); code != 0 {
+		t.Fatalf("rules export: exit %d: %s", code, errs)
+	}
+	if out, err := exec.Command("promtool", "check", "rules", rulesFile).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	prom := promtest.StartPrometheus(t, promtest.PrometheusOptions{OpenMetrics: []string{history}, RuleFiles: []string{rulesFile},
+		// The history reaches into the future; recorded series are written now.
+		OutOfOrderTimeWindow: time.Hour})
+	api := prom.API(t)
+	waitFor(t, 30*time.Second, "the exported 1h/5m page to fire in Prometheus", func() bool {
+		alerts, err := api.Alerts(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, a := range alerts.Alerts {
+			if a.Labels["alertname"] == "SLOBurnRate" && a.Labels["long_window"] == "1h" && a.Labels["slo"] == "errors" &&
+				a.Labels["model_name"] == "llama" && a.Labels["severity"] == "critical" && a.State == "firing" {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -52,6 +52,10 @@ type PrometheusOptions struct {
 	// scraping into a data dir that holds backfilled samples dated in the
 	// future needs a window reaching back from them to now.
 	OutOfOrderTimeWindow time.Duration
+	// RuleFiles are loaded as rule_files, with rules evaluated every
+	// RuleInterval (default 1s): a test can see a rule file's alerts fire.
+	RuleFiles    []string
+	RuleInterval time.Duration
 	// ExtraArgs are appended to the command line. A flag given here replaces
 	// the harness's own value for it: Prometheus rejects repeated flags.
 	ExtraArgs []string
@@ -182,6 +186,12 @@ type promConfig struct {
 	// scraping anything, itself included.
 	ScrapeConfigs []promScrapeConfig `yaml:"scrape_configs"`
 	Storage       *promStorage       `yaml:"storage,omitempty"`
+	Global        *promGlobal        `yaml:"global,omitempty"`
+	RuleFiles     []string           `yaml:"rule_files,omitempty"`
+}
+
+type promGlobal struct {
+	EvaluationInterval model.Duration `yaml:"evaluation_interval"`
 }
 
 type promScrapeConfig struct {
@@ -218,6 +228,14 @@ func writePrometheusConfig(path string, opts PrometheusOptions) error {
 			ScrapeTimeout: model.Duration(interval),
 			StaticConfigs: []promStaticConfig{{Targets: opts.ScrapeTargets}},
 		})
+	}
+	if len(opts.RuleFiles) > 0 {
+		cfg.RuleFiles = opts.RuleFiles
+		interval := opts.RuleInterval
+		if interval == 0 {
+			interval = time.Second
+		}
+		cfg.Global = &promGlobal{EvaluationInterval: model.Duration(interval)}
 	}
 	if opts.OutOfOrderTimeWindow > 0 {
 		cfg.Storage = &promStorage{TSDB: promTSDB{OutOfOrderTimeWindow: model.Duration(opts.OutOfOrderTimeWindow)}}
