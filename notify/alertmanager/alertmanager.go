@@ -92,7 +92,7 @@ func New(o Options) (*Sender, error) {
 	if o.MaxBackoff < o.Backoff {
 		return nil, fmt.Errorf("alertmanager %s: max backoff %s is shorter than backoff %s", o.Name, o.MaxBackoff, o.Backoff)
 	}
-	hc, err := validHTTPConfig(o.HTTPConfig)
+	hc, err := notify.ValidHTTPConfig(o.HTTPConfig)
 	if err != nil {
 		return nil, fmt.Errorf("alertmanager %s: %w", o.Name, err)
 	}
@@ -116,7 +116,11 @@ func New(o Options) (*Sender, error) {
 		if err != nil {
 			return nil, fmt.Errorf("alertmanager %s: %s: %w", o.Name, ep.display, err)
 		}
-		s.targets = append(s.targets, newTarget(ep.display, c, o, logger.With("url", ep.display), m))
+		tm, err := m.forURL(ep.display)
+		if err != nil {
+			return nil, fmt.Errorf("alertmanager %s: %w", o.Name, err)
+		}
+		s.targets = append(s.targets, newTarget(ep.display, c, o, logger.With("url", ep.display), tm))
 	}
 	return s, nil
 }

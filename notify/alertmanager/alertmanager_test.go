@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 )
 
 func TestSendDeliversAlertFields(t *testing.T) {
@@ -42,7 +43,7 @@ func TestSendDeliversAlertFields(t *testing.T) {
 	// Send copies: a later change by the caller is not what gets sent.
 	a.Labels["slo"] = "changed"
 
-	start(t, s)
+	notifytest.Run(t, s.Run)
 	flush(t, s)
 
 	got := f.alerts()
@@ -71,18 +72,18 @@ func TestSendDeliversAlertFields(t *testing.T) {
 	url := f.URL()
 	for _, c := range []struct {
 		name   string
-		labels map[string]string
+		labels []string
 		want   float64
 	}{
-		{"vllm_sentinel_notifications_total", lbl("notifier", "am", "url", url, "result", "success"), 1},
-		{"vllm_sentinel_notifications_total", lbl("notifier", "am", "url", url, "result", "failure"), 0},
-		{"vllm_sentinel_notification_requests_total", lbl("notifier", "am", "url", url, "result", "success"), 1},
-		{"vllm_sentinel_notifications_dropped_total", lbl("notifier", "am", "url", url, "reason", "queue_full"), 0},
-		{"vllm_sentinel_notifications_dropped_total", lbl("notifier", "am", "url", url, "reason", "permanent_error"), 0},
-		{"vllm_sentinel_notification_queue_length", lbl("notifier", "am", "url", url), 0},
-		{"vllm_sentinel_notification_latency_seconds", lbl("notifier", "am", "url", url), 1},
+		{"vllm_sentinel_notifications_total", []string{"notifier", "am", "url", url, "result", "success"}, 1},
+		{"vllm_sentinel_notifications_total", []string{"notifier", "am", "url", url, "result", "failure"}, 0},
+		{"vllm_sentinel_notification_requests_total", []string{"notifier", "am", "url", url, "result", "success"}, 1},
+		{"vllm_sentinel_notifications_dropped_total", []string{"notifier", "am", "url", url, "reason", "queue_full"}, 0},
+		{"vllm_sentinel_notifications_dropped_total", []string{"notifier", "am", "url", url, "reason", "permanent_error"}, 0},
+		{"vllm_sentinel_notification_queue_length", []string{"notifier", "am", "url", url}, 0},
+		{"vllm_sentinel_notification_latency_seconds", []string{"notifier", "am", "url", url}, 1},
 	} {
-		if got := metricValue(t, reg, c.name, c.labels); got != c.want {
+		if got := notifytest.MetricValue(t, reg, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
@@ -122,7 +123,7 @@ func TestRetryableFailureIsRetried(t *testing.T) {
 			o.Registerer = reg
 			s := mustNew(t, o)
 			s.Send(testAlerts("A", "B")...)
-			start(t, s)
+			notifytest.Run(t, s.Run)
 			flush(t, s)
 
 			if got, want := f.batches(), [][]string{{"A", "B"}}; !slices.EqualFunc(got, want, slices.Equal) {
@@ -134,16 +135,16 @@ func TestRetryableFailureIsRetried(t *testing.T) {
 			url := f.URL()
 			for _, c := range []struct {
 				name   string
-				labels map[string]string
+				labels []string
 				want   float64
 			}{
-				{"vllm_sentinel_notifications_total", lbl("notifier", "am", "url", url, "result", "success"), 2},
-				{"vllm_sentinel_notifications_total", lbl("notifier", "am", "url", url, "result", "failure"), 4},
-				{"vllm_sentinel_notification_requests_total", lbl("notifier", "am", "url", url, "result", "success"), 1},
-				{"vllm_sentinel_notification_requests_total", lbl("notifier", "am", "url", url, "result", "failure"), 2},
-				{"vllm_sentinel_notifications_dropped_total", lbl("notifier", "am", "url", url, "reason", "permanent_error"), 0},
+				{"vllm_sentinel_notifications_total", []string{"notifier", "am", "url", url, "result", "success"}, 2},
+				{"vllm_sentinel_notifications_total", []string{"notifier", "am", "url", url, "result", "failure"}, 4},
+				{"vllm_sentinel_notification_requests_total", []string{"notifier", "am", "url", url, "result", "success"}, 1},
+				{"vllm_sentinel_notification_requests_total", []string{"notifier", "am", "url", url, "result", "failure"}, 2},
+				{"vllm_sentinel_notifications_dropped_total", []string{"notifier", "am", "url", url, "reason", "permanent_error"}, 0},
 			} {
-				if got := metricValue(t, reg, c.name, c.labels); got != c.want {
+				if got := notifytest.MetricValue(t, reg, c.name, c.labels...); got != c.want {
 					t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 				}
 			}
@@ -169,13 +170,13 @@ func TestPermanentErrorDropsBatch(t *testing.T) {
 			f := newFakeAM(t, "")
 			f.setRespond(failFirst(1, tc.status, tc.body))
 			reg := prometheus.NewPedanticRegistry()
-			var logs logBuffer
+			var logs notifytest.LogBuffer
 			o := fastOptions(f.URL())
 			o.Registerer = reg
-			o.Logger = newLogger(&logs)
+			o.Logger = notifytest.NewLogger(&logs)
 			s := mustNew(t, o)
 			s.Send(testAlerts("A", "B")...)
-			start(t, s)
+			notifytest.Run(t, s.Run)
 			flush(t, s)
 			if n := f.requestCount(); n != 1 {
 				t.Fatalf("%d requests, want 1: a refused batch is not retried", n)
@@ -187,12 +188,12 @@ func TestPermanentErrorDropsBatch(t *testing.T) {
 				t.Errorf("delivered %v, want %v", got, want)
 			}
 			url := f.URL()
-			if got := metricValue(t, reg, "vllm_sentinel_notifications_dropped_total",
-				lbl("notifier", "am", "url", url, "reason", "permanent_error")); got != 2 {
+			if got := notifytest.MetricValue(t, reg, "vllm_sentinel_notifications_dropped_total",
+				"notifier", "am", "url", url, "reason", "permanent_error"); got != 2 {
 				t.Errorf("dropped permanent_error = %v, want 2", got)
 			}
-			if got := metricValue(t, reg, "vllm_sentinel_notification_requests_total",
-				lbl("notifier", "am", "url", url, "result", "failure")); got != 1 {
+			if got := notifytest.MetricValue(t, reg, "vllm_sentinel_notification_requests_total",
+				"notifier", "am", "url", url, "result", "failure"); got != 1 {
 				t.Errorf("failed requests = %v, want 1", got)
 			}
 			if !strings.Contains(logs.String(), tc.wantReason) {
@@ -206,12 +207,12 @@ func TestQueueFullDropsOldest(t *testing.T) {
 	t.Parallel()
 	f := newFakeAM(t, "")
 	reg := prometheus.NewPedanticRegistry()
-	var logs logBuffer
+	var logs notifytest.LogBuffer
 	o := fastOptions(f.URL())
 	o.QueueCapacity = 3
 	o.MaxBatch = 2
 	o.Registerer = reg
-	o.Logger = newLogger(&logs)
+	o.Logger = notifytest.NewLogger(&logs)
 	s := mustNew(t, o)
 
 	// Before Run, so that nothing leaves the queue meanwhile.
@@ -220,23 +221,23 @@ func TestQueueFullDropsOldest(t *testing.T) {
 	s.Send(testAlerts("A4", "A5", "A6", "A7", "A8")...)
 
 	url := f.URL()
-	if got := metricValue(t, reg, "vllm_sentinel_notifications_dropped_total",
-		lbl("notifier", "am", "url", url, "reason", "queue_full")); got != 5 {
+	if got := notifytest.MetricValue(t, reg, "vllm_sentinel_notifications_dropped_total",
+		"notifier", "am", "url", url, "reason", "queue_full"); got != 5 {
 		t.Errorf("dropped queue_full = %v, want 5", got)
 	}
-	if got := metricValue(t, reg, "vllm_sentinel_notification_queue_length", lbl("notifier", "am", "url", url)); got != 3 {
+	if got := notifytest.MetricValue(t, reg, "vllm_sentinel_notification_queue_length", "notifier", "am", "url", url); got != 3 {
 		t.Errorf("queue length = %v, want 3", got)
 	}
 	if !strings.Contains(logs.String(), "queue full") {
 		t.Errorf("no log of the drop:\n%s", logs.String())
 	}
 
-	start(t, s)
+	notifytest.Run(t, s.Run)
 	flush(t, s)
 	if got, want := f.batches(), [][]string{{"A6", "A7"}, {"A8"}}; !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("delivered %v, want %v", got, want)
 	}
-	if got := metricValue(t, reg, "vllm_sentinel_notification_queue_length", lbl("notifier", "am", "url", url)); got != 0 {
+	if got := notifytest.MetricValue(t, reg, "vllm_sentinel_notification_queue_length", "notifier", "am", "url", url); got != 0 {
 		t.Errorf("queue length after flush = %v, want 0", got)
 	}
 }
@@ -257,7 +258,7 @@ func TestOrderHoldsWhileRetrying(t *testing.T) {
 	o.MaxBackoff = 20 * time.Millisecond
 	s := mustNew(t, o)
 	s.Send(testAlert("A1"))
-	start(t, s)
+	notifytest.Run(t, s.Run)
 	<-failed
 	s.Send(testAlerts("A2", "A3")...)
 	flush(t, s)
@@ -278,7 +279,7 @@ func TestPathPrefix(t *testing.T) {
 			f := newFakeAM(t, tc.prefix)
 			s := mustNew(t, fastOptions(f.URL()+tc.suffix))
 			s.Send(testAlert("A"))
-			start(t, s)
+			notifytest.Run(t, s.Run)
 			flush(t, s)
 			if got := f.names(); !slices.Equal(got, []string{"A"}) {
 				t.Errorf("delivered %v, want [A]", got)
@@ -292,15 +293,15 @@ func TestBasicAuthFromHTTPConfig(t *testing.T) {
 	const password = "s3cret-pw"
 	f := newFakeAM(t, "")
 	f.setRespond(failFirst(1, http.StatusServiceUnavailable, "not now"))
-	var logs logBuffer
+	var logs notifytest.LogBuffer
 	o := fastOptions(f.URL())
 	o.HTTPConfig = commoncfg.HTTPClientConfig{
 		BasicAuth: &commoncfg.BasicAuth{Username: "sentinel", Password: password},
 	}
-	o.Logger = newLogger(&logs)
+	o.Logger = notifytest.NewLogger(&logs)
 	s := mustNew(t, o)
 	s.Send(testAlert("A"))
-	start(t, s)
+	notifytest.Run(t, s.Run)
 	flush(t, s)
 
 	want := basicAuthHeader(t, "sentinel", password)
@@ -346,22 +347,22 @@ func TestCredentialsInURL(t *testing.T) {
 	f := newFakeAM(t, "/am")
 	f.setRespond(failFirst(1, http.StatusInternalServerError, "boom"))
 	reg := prometheus.NewPedanticRegistry()
-	var logs logBuffer
+	var logs notifytest.LogBuffer
 	withCreds := strings.Replace(f.URL(), "http://", "http://alice:"+password+"@", 1)
 	o := fastOptions(withCreds)
-	o.Logger = newLogger(&logs)
+	o.Logger = notifytest.NewLogger(&logs)
 	o.Registerer = reg
 	s := mustNew(t, o)
 	s.Send(testAlert("A"))
-	start(t, s)
+	notifytest.Run(t, s.Run)
 	flush(t, s)
 
 	if got, want := f.authHeaders()[0], basicAuthHeader(t, "alice", password); got != want {
 		t.Errorf("Authorization %q, want %q", got, want)
 	}
 	// The URL label is the URL without credentials.
-	if got := metricValue(t, reg, "vllm_sentinel_notifications_total",
-		lbl("notifier", "am", "url", f.URL(), "result", "success")); got != 1 {
+	if got := notifytest.MetricValue(t, reg, "vllm_sentinel_notifications_total",
+		"notifier", "am", "url", f.URL(), "result", "success"); got != 1 {
 		t.Errorf("success for %s = %v, want 1", f.URL(), got)
 	}
 
@@ -413,7 +414,7 @@ func TestEveryURLGetsEveryAlert(t *testing.T) {
 	s := mustNew(t, fastOptions(f1.URL(), f2.URL()))
 	s.Send(testAlerts("A", "B")...)
 	s.Send(testAlert("C"))
-	start(t, s)
+	notifytest.Run(t, s.Run)
 	flush(t, s)
 	for _, f := range []*fakeAM{f1, f2} {
 		if got, want := f.names(), []string{"A", "B", "C"}; !slices.Equal(got, want) {
@@ -427,7 +428,7 @@ func TestOneURLDownDoesNotHoldBackTheOthers(t *testing.T) {
 	up, down := newFakeAM(t, ""), newFakeAM(t, "")
 	down.setRespond(always(http.StatusServiceUnavailable, "down"))
 	s := mustNew(t, fastOptions(up.URL(), down.URL()))
-	start(t, s)
+	notifytest.Run(t, s.Run)
 	s.Send(testAlerts("A", "B")...)
 
 	eventually(t, "delivery to the healthy Alertmanager", func() bool { return len(up.names()) == 2 })
@@ -524,7 +525,7 @@ func TestNotify(t *testing.T) {
 			for i, code := range tc.wantCodes {
 				var codes []int
 				for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-					if se, ok := errors.AsType[*StatusError](e); ok {
+					if se, ok := errors.AsType[*notify.StatusError](e); ok {
 						codes = append(codes, se.Code)
 					}
 				}
@@ -571,8 +572,8 @@ func TestSharedRegisterer(t *testing.T) {
 	}
 	// The second "am" (a reload) adds to the first one's counters.
 	for name, want := range map[string]float64{"am": 2, "am-backup": 1} {
-		if got := metricValue(t, reg, "vllm_sentinel_notifications_total",
-			lbl("notifier", name, "url", f.URL(), "result", "success")); got != want {
+		if got := notifytest.MetricValue(t, reg, "vllm_sentinel_notifications_total",
+			"notifier", name, "url", f.URL(), "result", "success"); got != want {
 			t.Errorf("notifier %s: success = %v, want %v", name, got, want)
 		}
 	}
@@ -661,8 +662,8 @@ func TestRunStopsAndResumes(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx) }()
 	eventually(t, "failed attempts", func() bool {
-		return metricValue(t, reg, "vllm_sentinel_notification_requests_total",
-			lbl("notifier", "am", "url", url, "result", "failure")) >= 2
+		return notifytest.MetricValue(t, reg, "vllm_sentinel_notification_requests_total",
+			"notifier", "am", "url", url, "result", "failure") >= 2
 	})
 	cancel()
 	select {
@@ -677,7 +678,7 @@ func TestRunStopsAndResumes(t *testing.T) {
 	if err := s.Flush(expired); err == nil || !strings.Contains(err.Error(), "1 alerts not delivered") {
 		t.Errorf("Flush after Run stopped = %v, want 1 alert left", err)
 	}
-	if got := metricValue(t, reg, "vllm_sentinel_notification_queue_length", lbl("notifier", "am", "url", url)); got != 1 {
+	if got := notifytest.MetricValue(t, reg, "vllm_sentinel_notification_queue_length", "notifier", "am", "url", url); got != 1 {
 		t.Errorf("queue length = %v, want 1", got)
 	}
 
@@ -706,7 +707,7 @@ func TestRunStopsAndResumes(t *testing.T) {
 func TestRunTwiceAtOncePanics(t *testing.T) {
 	t.Parallel()
 	s := mustNew(t, Options{Name: "am", URLs: []string{"http://127.0.0.1:1"}})
-	start(t, s)
+	notifytest.Run(t, s.Run)
 	eventually(t, "Run to start", s.running.Load)
 	defer func() {
 		if recover() == nil {
@@ -723,42 +724,6 @@ func TestFlushWithoutWorkReturns(t *testing.T) {
 	defer cancel()
 	if err := s.Flush(ctx); err != nil {
 		t.Errorf("Flush with nothing queued: %v", err)
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"7", 7 * time.Second},
-		{" 7 ", 7 * time.Second},
-		{"-3", 0},
-		{t0.Add(90 * time.Second).UTC().Format(http.TimeFormat), 90 * time.Second},
-		{t0.Add(-time.Minute).UTC().Format(http.TimeFormat), 0},
-		{"soon", 0},
-	} {
-		if got := parseRetryAfter(tc.in, t0.Truncate(time.Second)); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestRetryDelay(t *testing.T) {
-	t.Parallel()
-	for range 100 {
-		if d := retryDelay(time.Second, errors.New("x"), time.Minute); d < 500*time.Millisecond || d > time.Second {
-			t.Fatalf("jittered delay %s outside [500ms, 1s]", d)
-		}
-	}
-	asked := &StatusError{Code: 429, RetryAfter: 10 * time.Second}
-	if d := retryDelay(time.Second, asked, time.Minute); d != 10*time.Second {
-		t.Errorf("Retry-After 10s: delay %s", d)
-	}
-	if d := retryDelay(time.Second, asked, 5*time.Second); d != 5*time.Second {
-		t.Errorf("Retry-After 10s, max backoff 5s: delay %s", d)
 	}
 }
 

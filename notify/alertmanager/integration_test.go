@@ -11,6 +11,7 @@ import (
 
 	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 )
 
 // TestRealAlertmanager runs the alert lifecycle against a real Alertmanager:
@@ -27,7 +28,7 @@ func TestRealAlertmanager(t *testing.T) {
 		MaxBackoff: 200 * time.Millisecond,
 		Registerer: reg,
 	})
-	start(t, s)
+	notifytest.Run(t, s.Run)
 
 	// Alertmanager works with wall-clock time, so these alerts do too; the
 	// API keeps milliseconds.
@@ -82,8 +83,8 @@ func TestRealAlertmanager(t *testing.T) {
 	}
 	s.Send(outage)
 	failures := func() float64 {
-		return metricValue(t, reg, "vllm_sentinel_notification_requests_total",
-			lbl("notifier", "am", "url", am.URL, "result", "failure"))
+		return notifytest.MetricValue(t, reg, "vllm_sentinel_notification_requests_total",
+			"notifier", "am", "url", am.URL, "result", "failure")
 	}
 	eventually(t, "a failed attempt while Alertmanager is down", func() bool { return failures() >= 2 })
 	am.Start(t)
@@ -93,8 +94,8 @@ func TestRealAlertmanager(t *testing.T) {
 	if len(got) != 1 || !maps.Equal(got[0].Labels, toLabelSet(outage.Labels)) {
 		t.Fatalf("after restart Alertmanager holds %v, want only %v", got, outage.Labels)
 	}
-	if got := metricValue(t, reg, "vllm_sentinel_notifications_dropped_total",
-		lbl("notifier", "am", "url", am.URL, "reason", "permanent_error")); got != 0 {
+	if got := notifytest.MetricValue(t, reg, "vllm_sentinel_notifications_dropped_total",
+		"notifier", "am", "url", am.URL, "reason", "permanent_error"); got != 0 {
 		t.Errorf("dropped permanent_error = %v, want 0", got)
 	}
 }

@@ -5,27 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/prometheus/alertmanager/api/v2/client/alert"
 	"github.com/prometheus/alertmanager/api/v2/models"
+
+	"github.com/vllm-sentinel/vllm-sentinel/notify"
 )
 
 // target is one Alertmanager URL: its queue, its send loop and its client.
 type target struct {
-	url        string // credential-free, see endpoint.display
-	client     *client
-	timeout    time.Duration
-	capacity   int
-	maxBatch   int
-	backoff    time.Duration
-	maxBackoff time.Duration
-	now        func() time.Time
-	logger     *slog.Logger
-	m          targetMetrics
+	url      string // credential-free, see endpoint.display
+	client   *client
+	timeout  time.Duration
+	capacity int
+	maxBatch int
+	backoff  notify.Backoff
+	now      func() time.Time
+	logger   *slog.Logger
+	m        targetMetrics
 
 	// hasWork wakes the loop; one slot is enough because the loop empties
 	// the queue on every wake-up.
@@ -34,48 +34,46 @@ type target struct {
 	mu       sync.Mutex
 	queue    []*models.PostableAlert
 	inFlight int // alerts taken from the queue and not yet done with
-	// idle is closed while the queue is empty and nothing is in flight, and
-	// replaced when work arrives: Flush waits on it.
-	idle chan struct{}
+	// idle is set while the queue is empty and nothing is in flight: Flush
+	// waits on it.
+	idle notify.Idle
 }
 
-func newTarget(url string, c *client, o Options, logger *slog.Logger, m *metrics) *target {
-	idle := make(chan struct{})
-	close(idle)
+func newTarget(url string, c *client, o Options, logger *slog.Logger, m targetMetrics) *target {
 	return &target{
-		url:        url,
-		client:     c,
-		timeout:    o.Timeout,
-		capacity:   o.QueueCapacity,
-		maxBatch:   o.MaxBatch,
-		backoff:    o.Backoff,
-		maxBackoff: o.MaxBackoff,
-		now:        o.Now,
-		logger:     logger,
-		m:          m.forURL(url),
-		hasWork:    make(chan struct{}, 1),
-		idle:       idle,
+		url:      url,
+		client:   c,
+		timeout:  o.Timeout,
+		capacity: o.QueueCapacity,
+		maxBatch: o.MaxBatch,
+		// Unlike the Dispatcher's outbox, a Retry-After is cut to
+		// MaxBackoff: the send loop holds up its whole queue while it waits.
+		backoff: notify.Backoff{Initial: o.Backoff, Max: o.MaxBackoff, MaxRetryAfter: o.MaxBackoff},
+		now:     o.Now,
+		logger:  logger,
+		m:       m,
+		hasWork: make(chan struct{}, 1),
 	}
 }
 
 func (t *target) enqueue(alerts []*models.PostableAlert) {
-	t.mu.Lock()
-	t.queue = append(t.queue, alerts...)
-	dropped := t.trimLocked()
-	t.updateLocked()
-	t.mu.Unlock()
-	t.wake()
-	if dropped > 0 {
-		t.logger.Warn("alert queue full, dropped the oldest alerts", "dropped", dropped, "capacity", t.capacity)
-	}
+	t.add(func() { t.queue = append(t.queue, alerts...) })
 }
 
 // requeue puts back a batch whose delivery was cut short by the end of Run,
 // ahead of what arrived meanwhile, so that order holds.
 func (t *target) requeue(batch []*models.PostableAlert) {
+	t.add(func() {
+		t.queue = append(slices.Clip(batch), t.queue...)
+		t.inFlight -= len(batch)
+	})
+}
+
+// add runs fill, which grows the queue, under the lock, then keeps the
+// queue within capacity and wakes the loop.
+func (t *target) add(fill func()) {
 	t.mu.Lock()
-	t.queue = append(slices.Clip(batch), t.queue...)
-	t.inFlight -= len(batch)
+	fill()
 	dropped := t.trimLocked()
 	t.updateLocked()
 	t.mu.Unlock()
@@ -127,23 +125,13 @@ func (t *target) done(batch []*models.PostableAlert) {
 
 func (t *target) updateLocked() {
 	t.m.queueLength.Set(float64(len(t.queue)))
-	idle := len(t.queue) == 0 && t.inFlight == 0
-	select {
-	case <-t.idle:
-		if !idle {
-			t.idle = make(chan struct{})
-		}
-	default:
-		if idle {
-			close(t.idle)
-		}
-	}
+	t.idle.Set(len(t.queue) == 0 && t.inFlight == 0)
 }
 
 func (t *target) idleChan() <-chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.idle
+	return t.idle.Done()
 }
 
 func (t *target) pending() int {
@@ -192,7 +180,6 @@ func (t *target) stopped() {
 // loop does not move on meanwhile, so newer alerts wait in the queue and
 // order holds.
 func (t *target) deliver(ctx context.Context, batch []*models.PostableAlert) {
-	delay := t.backoff
 	for attempt := 1; ; attempt++ {
 		err := t.post(ctx, batch)
 		switch {
@@ -205,41 +192,18 @@ func (t *target) deliver(ctx context.Context, batch []*models.PostableAlert) {
 		case ctx.Err() != nil:
 			t.requeue(batch)
 			return
-		case !retryable(err):
+		case !notify.Retryable(err):
 			t.done(batch)
 			t.m.droppedRefused.Add(float64(len(batch)))
 			t.logger.Error("Alertmanager refused alerts, dropping them", "alerts", len(batch), "err", err)
 			return
 		}
-		wait := retryDelay(delay, err, t.maxBackoff)
+		wait := t.backoff.Delay(attempt, err)
 		t.logger.Warn("alert delivery failed, will retry", "alerts", len(batch), "attempt", attempt, "retry_in", wait, "err", err)
-		if !sleep(ctx, wait) {
+		if notify.Sleep(ctx, wait) != nil {
 			t.requeue(batch)
 			return
 		}
-		delay = min(2*delay, t.maxBackoff)
-	}
-}
-
-// retryDelay jitters the backoff so that several sentinels recovering
-// together do not hit Alertmanager in step, and honours a server's
-// Retry-After up to maxBackoff.
-func retryDelay(backoff time.Duration, err error, maxBackoff time.Duration) time.Duration {
-	d := backoff/2 + rand.N(backoff/2+1)
-	if se, ok := errors.AsType[*StatusError](err); ok && se.RetryAfter > d {
-		d = min(se.RetryAfter, maxBackoff)
-	}
-	return d
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
 	}
 }
 
@@ -251,7 +215,7 @@ func (t *target) postAll(ctx context.Context, alerts []*models.PostableAlert) (r
 	for batch := range slices.Chunk(alerts, t.maxBatch) {
 		if err := t.post(ctx, batch); err != nil {
 			errs = append(errs, err)
-			if retryable(err) {
+			if notify.Retryable(err) {
 				retry = true
 				break
 			}
@@ -275,15 +239,10 @@ func (t *target) post(ctx context.Context, batch []*models.PostableAlert) error 
 	if err != nil && ctx.Err() != nil {
 		return t.wrap(len(batch), err)
 	}
-	n := float64(len(batch))
+	t.m.post.Observe(len(batch), err, time.Since(start))
 	if err != nil {
-		t.m.requestsFailed.Inc()
-		t.m.sentFailed.Add(n)
 		return t.wrap(len(batch), err)
 	}
-	t.m.latency.Observe(time.Since(start).Seconds())
-	t.m.requestsOK.Inc()
-	t.m.sentOK.Add(n)
 	if t.logger.Enabled(ctx, slog.LevelDebug) {
 		firing, resolved := countStates(batch, t.now())
 		t.logger.Debug("alerts sent", "firing", firing, "resolved", resolved)

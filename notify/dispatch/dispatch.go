@@ -14,10 +14,8 @@
 //     refused for good. A restart picks up the outbox and the groups where
 //     they were.
 //
-// The package also holds what the Slack and webhook notifiers share: the
-// Meta of the notification being delivered (on the context), the HTTP
-// Endpoint that never prints its secret, StatusError, and the metric
-// families shared with notify/alertmanager.
+// The package also holds the Meta of the notification being delivered (on
+// the context), which the Slack and webhook notifiers read.
 package dispatch
 
 import (
@@ -25,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -50,7 +47,8 @@ const (
 )
 
 // maxRetryAfter caps a receiver's Retry-After, which is honoured in full up
-// to here: a broken header must not park the outbox for a day.
+// to here, past MaxBackoff: a receiver that asks for a pause gets it, but a
+// broken header must not park the outbox for a day.
 const maxRetryAfter = time.Hour
 
 // Options configures a Dispatcher. Zero fields take the defaults above.
@@ -80,7 +78,7 @@ type Options struct {
 	OutboxCapacity int
 	// Backoff is the delay before the first retry of a notification; it
 	// doubles, with jitter, up to MaxBackoff. A receiver's Retry-After
-	// (a *StatusError's) is waited for in full.
+	// (a *notify.StatusError's) is waited for in full.
 	Backoff    time.Duration
 	MaxBackoff time.Duration
 	Logger     *slog.Logger
@@ -97,6 +95,7 @@ type Dispatcher struct {
 	n        notify.Notifier
 	o        Options
 	grouping grouping
+	backoff  notify.Backoff
 	logger   *slog.Logger
 	m        *metrics
 	store    *store // nil without OutboxDir
@@ -110,9 +109,9 @@ type Dispatcher struct {
 	inbox      []*notify.Alert
 	inboxIndex map[model.Fingerprint]int
 	outboxLen  int
-	// idle is closed while the inbox and the outbox are empty, and replaced
-	// when work arrives: Flush waits on it.
-	idle chan struct{}
+	// idle is set while the inbox and the outbox are empty: Flush waits on
+	// it.
+	idle notify.Idle
 
 	// Owned by the Run goroutine.
 	loaded  bool
@@ -154,16 +153,15 @@ func New(n notify.Notifier, o Options) (*Dispatcher, error) {
 		n:          n,
 		o:          o,
 		grouping:   gr,
+		backoff:    notify.Backoff{Initial: o.Backoff, Max: o.MaxBackoff, MaxRetryAfter: maxRetryAfter},
 		logger:     o.Logger.With("notifier", o.Name),
 		m:          m,
 		wake:       make(chan struct{}, 1),
 		syncs:      make(chan chan struct{}),
 		inboxIndex: map[model.Fingerprint]int{},
-		idle:       make(chan struct{}),
 		groups:     map[string]*group{},
 		nextSeq:    1,
 	}
-	close(d.idle)
 	if o.OutboxDir != "" {
 		if d.store, err = newStore(o.OutboxDir); err != nil {
 			return nil, fmt.Errorf("dispatch %s: %w", o.Name, err)
@@ -334,7 +332,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // ctx.Err().
 func (d *Dispatcher) Flush(ctx context.Context) error {
 	d.mu.Lock()
-	idle := d.idle
+	idle := d.idle.Done()
 	d.mu.Unlock()
 	select {
 	case <-idle:
@@ -386,17 +384,7 @@ func (d *Dispatcher) step(ctx context.Context) {
 }
 
 func (d *Dispatcher) updateIdleLocked() {
-	idle := len(d.inbox) == 0 && d.outboxLen == 0
-	select {
-	case <-d.idle:
-		if !idle {
-			d.idle = make(chan struct{})
-		}
-	default:
-		if idle {
-			close(d.idle)
-		}
-	}
+	d.idle.Set(len(d.inbox) == 0 && d.outboxLen == 0)
 }
 
 // nextDeadline is the earliest time something becomes due: a group flush
@@ -569,7 +557,7 @@ func (d *Dispatcher) deliverDue(ctx context.Context, now time.Time) bool {
 		d.m.droppedPermanent.Add(float64(len(n.Alerts)))
 		log.Error("notification refused, dropping it", "err", err)
 	default:
-		wait := d.retryDelay(n.attempts, err)
+		wait := d.backoff.Delay(n.attempts, err)
 		n.nextAttempt = d.o.Now().Add(wait)
 		log.Warn("notification failed, will retry", "retry_in", wait, "err", err)
 	}
@@ -595,22 +583,6 @@ func (d *Dispatcher) remove(n *notification) {
 		d.m.writeFailures.Inc()
 		d.logger.Error("cannot remove a finished notification from the outbox; it will be sent again after a restart", "id", n.ID, "err", err)
 	}
-}
-
-// retryDelay doubles the backoff per attempt and jitters it, so that
-// several sentinels recovering together do not hit a receiver in step, and
-// waits at least as long as the receiver asked.
-func (d *Dispatcher) retryDelay(attempts int, err error) time.Duration {
-	b := d.o.Backoff
-	for i := 1; i < attempts && b < d.o.MaxBackoff; i++ {
-		b *= 2
-	}
-	b = min(b, d.o.MaxBackoff)
-	wait := b/2 + rand.N(b/2+1)
-	if ra := RetryAfter(err); ra > 0 {
-		wait = max(wait, min(ra, maxRetryAfter))
-	}
-	return wait
 }
 
 // save writes the groups if they changed.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 )
 
 func models(n int) []string {
@@ -253,7 +254,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	h := newHarness(t, dispatch.Options{GroupWait: time.Second, Backoff: time.Second, MaxBackoff: 2 * time.Second})
 	h.n.setRespond(func(n int) (bool, error) {
 		if n == 1 {
-			return true, fmt.Errorf("wrapped: %w", &dispatch.StatusError{Code: 429, Reason: "rate_limited", RetryAfter: 30 * time.Second})
+			return true, fmt.Errorf("wrapped: %w", &notify.StatusError{Code: 429, Reason: "rate_limited", RetryAfter: 30 * time.Second})
 		}
 		return false, nil
 	})
@@ -417,8 +418,8 @@ func TestCorruptFilesAreMovedAside(t *testing.T) {
 	write("outbox/.tmp-00000000000000000004.json-123", `{"half`)
 	write("groups.json", `not json`)
 
-	logs := &logBuffer{}
-	h := newHarness(t, dispatch.Options{OutboxDir: dir, Logger: slogTo(logs)})
+	logs := &notifytest.LogBuffer{}
+	h := newHarness(t, dispatch.Options{OutboxDir: dir, Logger: notifytest.NewLogger(logs)})
 	h.sync()
 	calls := h.n.all()
 	if len(calls) != 1 || calls[0].meta.ID != "msg_ok" {
@@ -484,7 +485,7 @@ func TestFlush(t *testing.T) {
 // With the real clock the loop's timers drive it.
 func TestRealClock(t *testing.T) {
 	t.Parallel()
-	c := &clock{}
+	c := notifytest.NewClock(time.Time{})
 	n := &fakeNotifier{clock: c}
 	d, err := dispatch.New(n, dispatch.Options{Name: "hooks", GroupWait: 20 * time.Millisecond, Backoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	if err != nil {
@@ -496,10 +497,7 @@ func TestRealClock(t *testing.T) {
 		}
 		return false, nil
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	notifytest.Run(t, d.Run)
 	now := time.Now()
 	d.Send(firing("a", now, now))
 	deadline := time.Now().Add(5 * time.Second)
@@ -518,7 +516,7 @@ func TestRealClock(t *testing.T) {
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	t.Parallel()
-	n := &fakeNotifier{clock: &clock{}}
+	n := &fakeNotifier{clock: notifytest.NewClock(time.Time{})}
 	for _, tc := range []struct {
 		name string
 		o    dispatch.Options
@@ -546,7 +544,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 func TestSharedRegisterer(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewPedanticRegistry()
-	n := &fakeNotifier{clock: &clock{}}
+	n := &fakeNotifier{clock: notifytest.NewClock(time.Time{})}
 	for _, name := range []string{"a", "b", "a"} {
 		if _, err := dispatch.New(n, dispatch.Options{Name: name, Registerer: reg}); err != nil {
 			t.Fatalf("New(%s): %v", name, err)

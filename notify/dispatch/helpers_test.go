@@ -10,35 +10,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 )
 
 var t0 = time.Unix(0, 0).UTC()
-
-// clock is a manual clock. After never fires: tests move time with
-// advance and let the loop catch up with Sync.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *clock) After(time.Duration) <-chan time.Time { return nil }
 
 // call is one Notify call as the fake notifier saw it.
 type call struct {
@@ -62,7 +41,7 @@ func (c call) String() string {
 
 // fakeNotifier records calls and answers with respond (nil: success).
 type fakeNotifier struct {
-	clock   *clock
+	clock   *notifytest.Clock
 	mu      sync.Mutex
 	calls   []call
 	respond func(n int) (retry bool, err error)
@@ -125,19 +104,18 @@ func alertKey(a *notify.Alert) string {
 
 // harness runs a Dispatcher on a manual clock.
 type harness struct {
-	t      testing.TB
-	clock  *clock
-	n      *fakeNotifier
-	reg    *prometheus.Registry
-	opts   dispatch.Options
-	d      *dispatch.Dispatcher
-	cancel context.CancelFunc
-	done   chan struct{}
+	t     testing.TB
+	clock *notifytest.Clock
+	n     *fakeNotifier
+	reg   *prometheus.Registry
+	opts  dispatch.Options
+	d     *dispatch.Dispatcher
+	stop  func()
 }
 
 func newHarness(t testing.TB, o dispatch.Options) *harness {
 	t.Helper()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	h := &harness{t: t, clock: c, n: &fakeNotifier{clock: c}, reg: prometheus.NewPedanticRegistry()}
 	if o.Name == "" {
 		o.Name = "hooks"
@@ -157,18 +135,7 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h.d, h.cancel, h.done = d, cancel, make(chan struct{})
-	go func() {
-		defer close(h.done)
-		d.Run(ctx)
-	}()
-	h.t.Cleanup(h.stop)
-}
-
-func (h *harness) stop() {
-	h.cancel()
-	<-h.done
+	h.d, h.stop = d, notifytest.Run(h.t, d.Run)
 }
 
 // restart stops the Dispatcher and starts a new one on the same options
@@ -181,11 +148,7 @@ func (h *harness) restart() {
 
 func (h *harness) sync() {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := h.d.Sync(ctx); err != nil {
-		h.t.Fatal(err)
-	}
+	notifytest.Sync(h.t, h.d)
 }
 
 // send sends alerts and lets the loop take them in.
@@ -198,61 +161,12 @@ func (h *harness) send(alerts ...*notify.Alert) {
 // advance moves the clock in steps of at most step, syncing after each.
 func (h *harness) advance(total, step time.Duration) {
 	h.t.Helper()
-	for total > 0 {
-		d := min(step, total)
-		h.clock.advance(d)
-		total -= d
-		h.sync()
-	}
+	notifytest.Advance(h.t, h.clock, h.d, total, step)
 }
 
 func (h *harness) metric(name string, labels ...string) float64 {
 	h.t.Helper()
-	return metricValue(h.t, h.reg, name, labels...)
-}
-
-func metricValue(t testing.TB, g prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	want := map[string]string{}
-	for i := 0; i+1 < len(labels); i += 2 {
-		want[labels[i]] = labels[i+1]
-	}
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			got := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				got[lp.GetName()] = lp.GetValue()
-			}
-			for k, v := range want {
-				if got[k] != v {
-					continue next
-				}
-			}
-			return value(m)
-		}
-	}
-	t.Fatalf("no series %s%v", name, want)
-	return 0
-}
-
-func value(m *dto.Metric) float64 {
-	switch {
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Histogram != nil:
-		return float64(m.Histogram.GetSampleCount())
-	}
-	return 0
+	return notifytest.MetricValue(h.t, h.reg, name, labels...)
 }
 
 // firing is an alert as the engine sends it at now: endsAt = now + 4m.
@@ -273,35 +187,14 @@ func resolved(model_ string, startsAt, at time.Time) *notify.Alert {
 	return a
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
+// testLogger sends logs to the test's log, shown on failure or with -v.
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return notifytest.NewLogger(tWriter{t})
 }
 
-// tWriter sends logs to the test's log, shown on failure or with -v.
 type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
-}
-
-func slogTo(b *logBuffer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -2,11 +2,9 @@ package slack_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -18,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 )
 
 var t0 = time.Unix(0, 0).UTC()
@@ -25,33 +24,6 @@ var t0 = time.Unix(0, 0).UTC()
 // secretPath is the webhook's token part. It must never show up in errors,
 // logs or metrics.
 const secretPath = "/services/T0SECRET/B0SECRET/SECRETMARKER42"
-
-// clock is a manual clock; sleeping on it moves it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *clock) After(time.Duration) <-chan time.Time { return nil }
-
-func (c *clock) Sleep(_ context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return nil
-}
 
 // The wire format as Slack documents it, decoded strictly: a field we send
 // that Slack does not know fails the test.
@@ -212,14 +184,14 @@ type request struct {
 type fakeSlack struct {
 	t     testing.TB
 	srv   *httptest.Server
-	clock *clock
+	clock *notifytest.Clock
 
 	mu       sync.Mutex
 	requests []request
 	respond  func(n int) (status int, body string, h http.Header)
 }
 
-func newFakeSlack(t testing.TB, c *clock) *fakeSlack {
+func newFakeSlack(t testing.TB, c *notifytest.Clock) *fakeSlack {
 	f := &fakeSlack{t: t, clock: c}
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)
@@ -308,25 +280,4 @@ func models(n int) []string {
 		out[i] = fmt.Sprintf("meta-llama/Llama-3.1-%02dB-Instruct", i)
 	}
 	return out
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLogger(b *logBuffer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

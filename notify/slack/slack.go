@@ -60,13 +60,11 @@ type Options struct {
 // Notifier posts to one Slack incoming webhook.
 type Notifier struct {
 	name        string
-	ep          dispatch.Endpoint
-	client      *http.Client
-	timeout     time.Duration
+	ep          notify.Endpoint
+	poster      *notify.Poster
 	externalURL string
 	now         func() time.Time
 	logger      *slog.Logger
-	m           *dispatch.NotifierMetrics
 	limit       limiter
 }
 
@@ -77,7 +75,7 @@ func New(o Options) (*Notifier, error) {
 	if o.Name == "" {
 		return nil, errors.New("slack: a notifier name is required")
 	}
-	ep, err := dispatch.ParseEndpoint(o.WebhookURL)
+	ep, err := notify.ParseEndpoint(o.WebhookURL)
 	if err != nil {
 		return nil, fmt.Errorf("slack %s: webhook URL: %w", o.Name, err)
 	}
@@ -97,25 +95,19 @@ func New(o Options) (*Notifier, error) {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = notify.Sleep
 	}
-	client, err := dispatch.NewHTTPClient(o.HTTPConfig, "slack")
-	if err != nil {
-		return nil, fmt.Errorf("slack %s: %w", o.Name, err)
-	}
-	m, err := dispatch.NewNotifierMetrics(o.Name, ep.String(), o.Registerer)
+	poster, err := notify.NewPoster(o.Name, ep, o.HTTPConfig, "slack", o.Timeout, o.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("slack %s: %w", o.Name, err)
 	}
 	return &Notifier{
 		name:        o.Name,
 		ep:          ep,
-		client:      client,
-		timeout:     o.Timeout,
+		poster:      poster,
 		externalURL: o.ExternalURL,
 		now:         o.Now,
 		logger:      o.Logger.With("notifier", o.Name, "url", ep),
-		m:           m,
 		limit:       limiter{interval: o.MinInterval, now: o.Now, sleep: o.Sleep},
 	}, nil
 }
@@ -123,7 +115,7 @@ func New(o Options) (*Notifier, error) {
 // Notify posts one message for the alerts, waiting first if the last
 // message went out less than MinInterval ago. Firing and resolved are
 // judged at the Created time of the dispatch.Meta on ctx (now without one).
-// retry is true for rate limits (the error is a *dispatch.StatusError with
+// retry is true for rate limits (the error is a *notify.StatusError with
 // RetryAfter), server and network errors; refusals such as invalid_payload,
 // channel_not_found or channel_is_archived are permanent.
 func (n *Notifier) Notify(ctx context.Context, alerts ...*notify.Alert) (retry bool, err error) {
@@ -144,23 +136,11 @@ func (n *Notifier) Notify(ctx context.Context, alerts ...*notify.Alert) (retry b
 	if err := n.limit.wait(ctx); err != nil {
 		return true, fmt.Errorf("slack %s: waiting for the rate limit: %w", n.name, err)
 	}
-	reqCtx, cancel := context.WithTimeout(ctx, n.timeout)
-	defer cancel()
-	// Latency comes from the monotonic clock, not the injected one.
-	start := time.Now()
-	resp, err := n.ep.Post(reqCtx, n.client, nil, body, n.now())
-	if err == nil {
-		err = checkBody(resp)
-	}
-	if ctx.Err() == nil {
-		// An attempt cut short by the caller says nothing about Slack.
-		n.m.Observe(len(alerts), err, time.Since(start))
-	}
-	if err != nil {
-		if ra := dispatch.RetryAfter(err); ra > 0 {
+	if err := n.poster.Post(ctx, nil, body, len(alerts), n.now(), checkBody); err != nil {
+		if ra := notify.RetryAfter(err); ra > 0 {
 			n.limit.holdUntil(n.now().Add(ra))
 		}
-		return dispatch.Retryable(err), fmt.Errorf("slack %s: post %d alerts to %s: %w", n.name, len(alerts), n.ep, err)
+		return notify.Retryable(err), fmt.Errorf("slack %s: post %d alerts to %s: %w", n.name, len(alerts), n.ep, err)
 	}
 	n.logger.Debug("message posted", "alerts", len(alerts), "bytes", len(body))
 	return false, nil
@@ -174,7 +154,7 @@ func checkBody(body []byte) error {
 		Error string `json:"error"`
 	}
 	if json.Unmarshal(body, &r) == nil && r.OK != nil && !*r.OK {
-		return &dispatch.StatusError{Code: http.StatusOK, Reason: r.Error}
+		return &notify.StatusError{Code: http.StatusOK, Reason: r.Error}
 	}
 	return nil
 }
@@ -213,16 +193,5 @@ func (l *limiter) holdUntil(t time.Time) {
 	defer l.mu.Unlock()
 	if t.After(l.next) {
 		l.next = t
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/slack"
 )
 
@@ -33,32 +34,17 @@ func newNotifier(t testing.TB, o slack.Options) *slack.Notifier {
 
 // dispatcher runs a Dispatcher for n on c and returns it with a function
 // that moves the clock in steps and lets the loop catch up.
-func dispatcher(t testing.TB, n notify.Notifier, c *clock, o dispatch.Options) (*dispatch.Dispatcher, func(total, step time.Duration)) {
+func dispatcher(t testing.TB, n notify.Notifier, c *notifytest.Clock, o dispatch.Options) (*dispatch.Dispatcher, func(total, step time.Duration)) {
 	t.Helper()
 	o.Name, o.Now, o.After = "oncall", c.Now, c.After
 	d, err := dispatch.New(n, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	sync := func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		if err := d.Sync(sctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	notifytest.Run(t, d.Run)
 	return d, func(total, step time.Duration) {
-		sync()
-		for total > 0 {
-			s := min(step, total)
-			c.advance(s)
-			total -= s
-			sync()
-		}
+		notifytest.Sync(t, d)
+		notifytest.Advance(t, c, d, total, step)
 	}
 }
 
@@ -66,7 +52,7 @@ func dispatcher(t testing.TB, n notify.Notifier, c *clock, o dispatch.Options) (
 // limits, that says how many alerts it leaves out.
 func TestStormIsOneMessage(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeSlack(t, c)
 	n := newNotifier(t, slack.Options{WebhookURL: f.URL(), Now: c.Now, Sleep: c.Sleep, ExternalURL: "http://sentinel.example:9105"})
 	d, advance := dispatcher(t, n, c, dispatch.Options{GroupBy: []string{"alertname", "slo"}})
@@ -200,7 +186,7 @@ func TestErrorsAreClassified(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.body) && tc.body != "" && tc.status != 200 {
 				t.Errorf("error %q does not name %q", err, tc.body)
 			}
-			if got := dispatch.RetryAfter(err); got != tc.retryAfter {
+			if got := notify.RetryAfter(err); got != tc.retryAfter {
 				t.Errorf("RetryAfter = %s, want %s", got, tc.retryAfter)
 			}
 		})
@@ -211,7 +197,7 @@ func TestErrorsAreClassified(t *testing.T) {
 // arrives once.
 func TestRetryAfterHonoured(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeSlack(t, c)
 	f.setRespond(func(n int) (int, string, http.Header) {
 		if n == 1 {
@@ -234,7 +220,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 
 func TestServerErrorsRetried(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeSlack(t, c)
 	f.setRespond(func(n int) (int, string, http.Header) {
 		if n <= 2 {
@@ -251,7 +237,7 @@ func TestServerErrorsRetried(t *testing.T) {
 		t.Fatalf("%d requests, want 3", len(reqs))
 	}
 	want := `
-# HELP vllm_sentinel_notification_requests_total POST requests to Alertmanager, by result.
+# HELP vllm_sentinel_notification_requests_total POST requests to the notifier's receiver, by result.
 # TYPE vllm_sentinel_notification_requests_total counter
 vllm_sentinel_notification_requests_total{notifier="oncall",result="failure",url="` + f.srv.URL + `"} 2
 vllm_sentinel_notification_requests_total{notifier="oncall",result="success",url="` + f.srv.URL + `"} 1
@@ -274,12 +260,12 @@ func TestPermanentErrorsNotRetried(t *testing.T) {
 	} {
 		t.Run(tc.body, func(t *testing.T) {
 			t.Parallel()
-			c := &clock{now: t0}
+			c := notifytest.NewClock(t0)
 			f := newFakeSlack(t, c)
 			f.setRespond(func(int) (int, string, http.Header) { return tc.status, tc.body, nil })
-			logs := &logBuffer{}
+			logs := &notifytest.LogBuffer{}
 			n := newNotifier(t, slack.Options{WebhookURL: f.URL(), Now: c.Now, Sleep: c.Sleep})
-			d, advance := dispatcher(t, n, c, dispatch.Options{GroupWait: time.Second, Logger: newLogger(logs)})
+			d, advance := dispatcher(t, n, c, dispatch.Options{GroupWait: time.Second, Logger: notifytest.NewLogger(logs)})
 			d.Send(burning("a", t0))
 			advance(30*time.Minute, 10*time.Second)
 			if reqs := f.all(); len(reqs) != 1 {
@@ -295,7 +281,7 @@ func TestPermanentErrorsNotRetried(t *testing.T) {
 // At most one message per second per webhook.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeSlack(t, c)
 	n := newNotifier(t, slack.Options{WebhookURL: f.URL(), Now: c.Now, Sleep: c.Sleep})
 	d, advance := dispatcher(t, n, c, dispatch.Options{GroupBy: []string{"model_name"}, GroupWait: time.Second})
@@ -338,7 +324,7 @@ func TestRateLimit(t *testing.T) {
 func TestWebhookURLNeverLeaks(t *testing.T) {
 	t.Parallel()
 	const marker = "SECRETMARKER42"
-	logs := &logBuffer{}
+	logs := &notifytest.LogBuffer{}
 	reg := prometheus.NewPedanticRegistry()
 	var errs []error
 
@@ -346,19 +332,19 @@ func TestWebhookURLNeverLeaks(t *testing.T) {
 	f.setRespond(func(int) (int, string, http.Header) {
 		return http.StatusNotFound, "no_service for POST " + secretPath, nil
 	})
-	c := &clock{now: t0}
-	n := newNotifier(t, slack.Options{WebhookURL: f.URL(), Logger: newLogger(logs), Registerer: reg, Now: c.Now, Sleep: c.Sleep})
+	c := notifytest.NewClock(t0)
+	n := newNotifier(t, slack.Options{WebhookURL: f.URL(), Logger: notifytest.NewLogger(logs), Registerer: reg, Now: c.Now, Sleep: c.Sleep})
 	_, err := n.Notify(context.Background(), burning("a", t0))
 	errs = append(errs, err)
 
 	// Through the dispatcher, which logs the refusal.
-	d, advance := dispatcher(t, n, c, dispatch.Options{GroupWait: time.Second, Logger: newLogger(logs), Registerer: reg})
+	d, advance := dispatcher(t, n, c, dispatch.Options{GroupWait: time.Second, Logger: notifytest.NewLogger(logs), Registerer: reg})
 	d.Send(burning("b", t0))
 	advance(time.Minute, time.Second)
 
 	// Nobody listening.
 	down := httptestClosedURL(t)
-	n2 := newNotifier(t, slack.Options{Name: "down", WebhookURL: down + secretPath, Logger: newLogger(logs), Registerer: reg})
+	n2 := newNotifier(t, slack.Options{Name: "down", WebhookURL: down + secretPath, Logger: notifytest.NewLogger(logs), Registerer: reg})
 	_, err = n2.Notify(context.Background(), burning("a", time.Now()))
 	errs = append(errs, err)
 

@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -20,10 +18,10 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 )
 
 var t0 = time.Unix(1_700_000_000, 0).UTC()
@@ -34,25 +32,6 @@ const secret = "whsec_U0VDUkVUS0VZTUFSS0VSLTAxMjM0NTY3ODlhYmNkZWY="
 
 // secretPath is the receiver's token part of the URL.
 const secretPath = "/hooks/SECRETPATHMARKER?token=SECRETQUERYMARKER"
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *clock) After(time.Duration) <-chan time.Time { return nil }
 
 // amMessage is Alertmanager's own webhook message type
 // (notify/webhook.Message in Alertmanager): what existing receivers decode.
@@ -120,7 +99,7 @@ type hookRequest struct {
 type fakeHook struct {
 	t      testing.TB
 	srv    *httptest.Server
-	clock  *clock
+	clock  *notifytest.Clock
 	secret string
 
 	mu       sync.Mutex
@@ -128,7 +107,7 @@ type fakeHook struct {
 	respond  func(n int) (status int, h http.Header)
 }
 
-func newFakeHook(t testing.TB, c *clock, secret string) *fakeHook {
+func newFakeHook(t testing.TB, c *notifytest.Clock, secret string) *fakeHook {
 	f := &fakeHook{t: t, clock: c, secret: secret}
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)
@@ -223,53 +202,4 @@ func alert(modelName, slo string, startsAt, endsAt time.Time) *notify.Alert {
 		EndsAt:       endsAt,
 		GeneratorURL: "http://sentinel.example:9105/",
 	}
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLogger(b io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// runDispatcher runs d until the test ends and returns a function that
-// stops it (idempotent).
-func runDispatcher(t testing.TB, run func(context.Context)) func() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); run(ctx) }()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
-}
-
-func metricValue(t testing.TB, g prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			m := mf.GetMetric()[0]
-			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no single series %s", name)
-	return 0
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/webhook"
 )
 
@@ -76,7 +77,7 @@ func TestOutageWithRestart(t *testing.T) {
 	const evalInterval = 30 * time.Second
 	outageFrom, outageTo, restartAt, end := m(1), m(11), m(6), m(40)
 
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeHook(t, c, secret)
 	var down atomic.Bool
 	f.setRespond(func(n int) (int, http.Header) {
@@ -91,10 +92,10 @@ func TestOutageWithRestart(t *testing.T) {
 	})
 	dir := t.TempDir()
 	reg := prometheus.NewPedanticRegistry()
-	logs := &logBuffer{}
+	logs := &notifytest.LogBuffer{}
 
 	start := func() (*dispatch.Dispatcher, func()) {
-		n, err := webhook.New(webhook.Options{Name: "hooks", URL: f.URL(), SigningKey: secret, Now: c.Now, Registerer: reg, Logger: newLogger(logs)})
+		n, err := webhook.New(webhook.Options{Name: "hooks", URL: f.URL(), SigningKey: secret, Now: c.Now, Registerer: reg, Logger: notifytest.NewLogger(logs)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,12 +103,12 @@ func TestOutageWithRestart(t *testing.T) {
 			Name: "hooks", GroupBy: []string{"alertname", "slo"},
 			GroupWait: 30 * time.Second, GroupInterval: time.Minute, RepeatInterval: 4 * time.Hour, SendResolved: true,
 			OutboxDir: dir, Backoff: time.Second, MaxBackoff: 30 * time.Second,
-			Now: c.Now, After: c.After, Registerer: reg, Logger: newLogger(logs),
+			Now: c.Now, After: c.After, Registerer: reg, Logger: notifytest.NewLogger(logs),
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return d, runDispatcher(t, d.Run)
+		return d, notifytest.Run(t, d.Run)
 	}
 	d, stop := start()
 	pendingAtRestart := 0
@@ -139,7 +140,7 @@ func TestOutageWithRestart(t *testing.T) {
 		if err := d.Sync(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		c.advance(time.Second)
+		c.Advance(time.Second)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -206,7 +207,7 @@ func TestOutageWithRestart(t *testing.T) {
 		"vllm_sentinel_alert_groups":                0,
 		"vllm_sentinel_outbox_write_failures_total": 0,
 	} {
-		if got := metricValue(t, reg, name); got != want {
+		if got := notifytest.MetricValue(t, reg, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}

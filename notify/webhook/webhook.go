@@ -83,16 +83,14 @@ type Options struct {
 // Notifier posts to one webhook receiver.
 type Notifier struct {
 	name        string
-	ep          dispatch.Endpoint
+	ep          notify.Endpoint
 	key         []byte
 	headers     http.Header
-	client      *http.Client
-	timeout     time.Duration
+	poster      *notify.Poster
 	maxAlerts   int
 	externalURL string
 	now         func() time.Time
 	logger      *slog.Logger
-	m           *dispatch.NotifierMetrics
 	disabledG   prometheus.Gauge
 	disabled    atomic.Bool
 }
@@ -105,7 +103,7 @@ func New(o Options) (*Notifier, error) {
 	if o.Name == "" {
 		return nil, errors.New("webhook: a notifier name is required")
 	}
-	ep, err := dispatch.ParseEndpoint(o.URL)
+	ep, err := notify.ParseEndpoint(o.URL)
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", o.Name, err)
 	}
@@ -138,15 +136,11 @@ func New(o Options) (*Notifier, error) {
 		}
 		headers.Set(ck, v)
 	}
-	client, err := dispatch.NewHTTPClient(o.HTTPConfig, "webhook")
+	poster, err := notify.NewPoster(o.Name, ep, o.HTTPConfig, "webhook", o.Timeout, o.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", o.Name, err)
 	}
-	m, err := dispatch.NewNotifierMetrics(o.Name, ep.String(), o.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("webhook %s: %w", o.Name, err)
-	}
-	disabled, err := dispatch.Register(o.Registerer, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	disabled, err := notify.Register(o.Registerer, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name:        "vllm_sentinel_notifier_disabled",
 		Help:        "1 while a notifier is disabled because its receiver answered 410 Gone.",
 		ConstLabels: prometheus.Labels{"notifier": o.Name},
@@ -161,13 +155,11 @@ func New(o Options) (*Notifier, error) {
 		ep:          ep,
 		key:         key,
 		headers:     headers,
-		client:      client,
-		timeout:     o.Timeout,
+		poster:      poster,
 		maxAlerts:   o.MaxAlerts,
 		externalURL: o.ExternalURL,
 		now:         o.Now,
 		logger:      o.Logger.With("notifier", o.Name, "url", ep),
-		m:           m,
 		disabledG:   g,
 	}, nil
 }
@@ -267,25 +259,19 @@ func (n *Notifier) Notify(ctx context.Context, alerts ...*notify.Alert) (retry b
 	if n.key != nil {
 		h.Set("Webhook-Signature", Sign(n.key, meta.ID, ts, body))
 	}
-	reqCtx, cancel := context.WithTimeout(ctx, n.timeout)
-	defer cancel()
-	start := time.Now()
-	_, err = n.ep.Post(reqCtx, n.client, h, body, now)
-	if ctx.Err() == nil {
-		n.m.Observe(len(alerts), err, time.Since(start))
-	}
+	err = n.poster.Post(ctx, h, body, len(alerts), now, nil)
 	if err == nil {
 		n.logger.Debug("payload posted", "id", meta.ID, "alerts", len(alerts), "bytes", len(body))
 		return false, nil
 	}
-	if se, ok := errors.AsType[*dispatch.StatusError](err); ok && se.Code == http.StatusGone {
+	if se, ok := errors.AsType[*notify.StatusError](err); ok && se.Code == http.StatusGone {
 		if n.disabled.CompareAndSwap(false, true) {
 			n.disabledG.Set(1)
 			n.logger.Error("webhook receiver is gone (HTTP 410): notifier disabled until the configuration is reloaded or the daemon restarts", "err", se)
 		}
 		return false, fmt.Errorf("webhook %s: post to %s: %w: %w", n.name, n.ep, err, ErrDisabled)
 	}
-	return dispatch.Retryable(err), fmt.Errorf("webhook %s: post %d alerts to %s: %w", n.name, len(alerts), n.ep, err)
+	return notify.Retryable(err), fmt.Errorf("webhook %s: post %d alerts to %s: %w", n.name, len(alerts), n.ep, err)
 }
 
 func (n *Notifier) message(alerts []*notify.Alert, meta dispatch.Meta) Message {

@@ -14,7 +14,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/webhook"
 )
 
@@ -76,7 +78,7 @@ func TestVerifierRefusesTampering(t *testing.T) {
 // values Alertmanager would send.
 func TestPayloadIsAlertmanagers(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeHook(t, c, secret)
 	n := newNotifier(t, webhook.Options{URL: f.URL(), SigningKey: secret, Now: c.Now, ExternalURL: "http://sentinel.example:9105", MaxAlerts: 2})
 	a := alert("llama", "ttft", t0.Add(-time.Hour), t0.Add(4*time.Minute))
@@ -134,7 +136,7 @@ func TestPayloadIsAlertmanagers(t *testing.T) {
 // empty objects, never null.
 func TestNotifyWithoutMeta(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeHook(t, c, "")
 	n := newNotifier(t, webhook.Options{URL: f.URL(), Now: c.Now})
 	if _, err := n.Notify(context.Background(), alert("a", "ttft", t0, t0.Add(time.Minute)), nil); err != nil {
@@ -153,7 +155,7 @@ func TestNotifyWithoutMeta(t *testing.T) {
 // signed.
 func TestRetriesKeepTheID(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeHook(t, c, secret)
 	f.setRespond(func(n int) (int, http.Header) {
 		switch n {
@@ -171,10 +173,10 @@ func TestRetriesKeepTheID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runDispatcher(t, d.Run)
+	notifytest.Run(t, d.Run)
 	d.Send(alert("a", "ttft", t0, t0.Add(4*time.Minute)))
 	for range 240 {
-		c.advance(250 * time.Millisecond)
+		c.Advance(250 * time.Millisecond)
 		if err := d.Sync(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -200,20 +202,20 @@ func TestRetriesKeepTheID(t *testing.T) {
 // more requests.
 func TestGoneDisables(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeHook(t, c, "")
 	f.setRespond(func(int) (int, http.Header) { return http.StatusGone, nil })
-	logs := &logBuffer{}
+	logs := &notifytest.LogBuffer{}
 	reg := prometheus.NewPedanticRegistry()
-	n := newNotifier(t, webhook.Options{URL: f.URL(), Now: c.Now, Logger: newLogger(logs), Registerer: reg})
-	d, err := dispatch.New(n, dispatch.Options{Name: "hooks", GroupBy: []string{"model_name"}, GroupWait: time.Second, Now: c.Now, After: c.After, Registerer: reg, Logger: newLogger(logs)})
+	n := newNotifier(t, webhook.Options{URL: f.URL(), Now: c.Now, Logger: notifytest.NewLogger(logs), Registerer: reg})
+	d, err := dispatch.New(n, dispatch.Options{Name: "hooks", GroupBy: []string{"model_name"}, GroupWait: time.Second, Now: c.Now, After: c.After, Registerer: reg, Logger: notifytest.NewLogger(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runDispatcher(t, d.Run)
+	notifytest.Run(t, d.Run)
 	d.Send(alert("a", "ttft", t0, t0.Add(4*time.Minute)), alert("b", "ttft", t0, t0.Add(4*time.Minute)))
 	for range 60 {
-		c.advance(time.Second)
+		c.Advance(time.Second)
 		if err := d.Sync(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +234,7 @@ func TestGoneDisables(t *testing.T) {
 # HELP vllm_sentinel_notifier_disabled 1 while a notifier is disabled because its receiver answered 410 Gone.
 # TYPE vllm_sentinel_notifier_disabled gauge
 vllm_sentinel_notifier_disabled{notifier="hooks",url="` + f.srv.URL + `"} 1
-# HELP vllm_sentinel_notifications_dropped_total Alerts given up on: pushed out of a full queue, or in a batch Alertmanager refused (it keeps the valid alerts of a 400).
+# HELP vllm_sentinel_notifications_dropped_total Alerts given up on, by reason: pushed out of a full queue or outbox, refused by the receiver (Alertmanager keeps the valid alerts of a refused batch), or unreadable from the outbox.
 # TYPE vllm_sentinel_notifications_dropped_total counter
 vllm_sentinel_notifications_dropped_total{notifier="hooks",reason="corrupt",url=""} 0
 vllm_sentinel_notifications_dropped_total{notifier="hooks",reason="outbox_full",url=""} 0
@@ -253,7 +255,7 @@ vllm_sentinel_notifications_dropped_total{notifier="hooks",reason="permanent_err
 }
 
 func gaugeOf(t testing.TB, reg *prometheus.Registry) prometheus.Collector {
-	g, err := dispatch.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	g, err := notify.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name:        "vllm_sentinel_notifier_disabled",
 		Help:        "1 while a notifier is disabled because its receiver answered 410 Gone.",
 		ConstLabels: prometheus.Labels{"notifier": "hooks"},
@@ -275,7 +277,7 @@ func TestErrorsAreClassified(t *testing.T) {
 	} {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
 			t.Parallel()
-			c := &clock{now: t0}
+			c := notifytest.NewClock(t0)
 			f := newFakeHook(t, c, "")
 			f.setRespond(func(int) (int, http.Header) { return tc.status, nil })
 			n := newNotifier(t, webhook.Options{URL: f.URL(), Now: c.Now})
@@ -289,7 +291,7 @@ func TestErrorsAreClassified(t *testing.T) {
 
 func TestCustomHeaders(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeHook(t, c, "")
 	n := newNotifier(t, webhook.Options{URL: f.URL(), Now: c.Now, Headers: map[string]string{"x-tenant": "team-a", "Authorization": "Bearer SECRETHEADERMARKER"}})
 	if _, err := n.Notify(context.Background(), alert("a", "ttft", t0, t0.Add(time.Minute))); err != nil {
@@ -336,15 +338,15 @@ func TestParseSigningKey(t *testing.T) {
 func TestSecretsNeverLeak(t *testing.T) {
 	t.Parallel()
 	markers := []string{"SECRETPATHMARKER", "SECRETQUERYMARKER", "SECRETKEYMARKER", "U0VDUkVUS0VZTUFSS0VS", "SECRETHEADERMARKER"}
-	logs := &logBuffer{}
+	logs := &notifytest.LogBuffer{}
 	reg := prometheus.NewPedanticRegistry()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	var errs []error
 	f := newFakeHook(t, c, secret)
 	f.setRespond(func(n int) (int, http.Header) {
 		return []int{http.StatusBadRequest, http.StatusInternalServerError, http.StatusGone}[(n-1)%3], nil
 	})
-	o := webhook.Options{URL: f.URL(), SigningKey: secret, Headers: map[string]string{"X-Api-Key": "SECRETHEADERMARKER"}, Now: c.Now, Logger: newLogger(logs), Registerer: reg}
+	o := webhook.Options{URL: f.URL(), SigningKey: secret, Headers: map[string]string{"X-Api-Key": "SECRETHEADERMARKER"}, Now: c.Now, Logger: notifytest.NewLogger(logs), Registerer: reg}
 	n := newNotifier(t, o)
 	for range 4 {
 		_, err := n.Notify(context.Background(), alert("a", "ttft", t0, t0.Add(time.Minute)))
@@ -423,7 +425,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 // is left as it was.
 func TestHTTPConfigAuthorization(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: t0}
+	c := notifytest.NewClock(t0)
 	f := newFakeHook(t, c, "")
 	hc := commoncfg.HTTPClientConfig{BearerToken: "SECRETTOKEN"}
 	n := newNotifier(t, webhook.Options{URL: f.URL(), Now: c.Now, HTTPConfig: hc})

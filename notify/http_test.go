@@ -1,8 +1,9 @@
-package dispatch
+package notify
 
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -52,16 +53,14 @@ func TestParseRetryAfter(t *testing.T) {
 		want time.Duration
 	}{
 		{"", 0}, {"7", 7 * time.Second}, {" 30 ", 30 * time.Second}, {"-3", 0}, {"soon", 0},
-		{now.Add(90 * time.Second).Format(httpTimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(httpTimeFormat), 0},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
 	} {
 		if got := ParseRetryAfter(tc.in, now); got != tc.want {
 			t.Errorf("ParseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
 }
-
-const httpTimeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 func TestStatusErrorRetryable(t *testing.T) {
 	t.Parallel()
@@ -76,5 +75,33 @@ func TestStatusErrorRetryable(t *testing.T) {
 	}
 	if !Retryable(fmt.Errorf("dial tcp: refused")) {
 		t.Error("a transport error is not retryable")
+	}
+}
+
+func TestBodyReason(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code int
+		body string
+		want string
+	}{
+		{400, "invalid_payload\n", "invalid_payload"},
+		{502, "<html>\n<body>Bad   Gateway</body>\n</html>", "<html> <body>Bad Gateway</body> </html>"},
+		{503, " \n", "Service Unavailable"},
+	} {
+		if got := BodyReason(tc.code, tc.body); got != tc.want {
+			t.Errorf("BodyReason(%d, %q) = %q, want %q", tc.code, tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestDrainReadsPastTheReason(t *testing.T) {
+	t.Parallel()
+	r := strings.NewReader(strings.Repeat("x", maxReasonBytes+100))
+	if head := Drain(r); len(head) != maxReasonBytes {
+		t.Errorf("head of %d bytes, want %d", len(head), maxReasonBytes)
+	}
+	if r.Len() != 0 {
+		t.Errorf("%d bytes left unread", r.Len())
 	}
 }

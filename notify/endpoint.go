@@ -1,0 +1,164 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
+)
+
+// minScrubLen keeps scrubbing from blanking out short, common strings such
+// as a path of "/".
+const minScrubLen = 4
+
+// Endpoint is a receiver URL that may hold a secret (a Slack webhook URL
+// is a bearer token; a webhook URL may carry one in its path or query). It
+// prints, logs and formats as scheme://host only.
+type Endpoint struct {
+	url     string
+	display string
+	secrets []string
+}
+
+// ParseEndpoint checks raw, an http or https URL with a host. Errors never
+// quote raw.
+func ParseEndpoint(raw string) (Endpoint, error) {
+	if raw == "" {
+		return Endpoint{}, errors.New("no URL")
+	}
+	u, err := ParseURL(raw)
+	if err != nil {
+		// Not even the cause when it quotes part of the URL.
+		msg := err.Error()
+		if strings.Contains(msg, "%") || strings.Contains(msg, "\"") {
+			msg = "malformed"
+		}
+		return Endpoint{}, fmt.Errorf("invalid URL: %s", msg)
+	}
+	display := RedactURL(raw)
+	if err := CheckHTTPURL(u, display); err != nil {
+		return Endpoint{}, err
+	}
+	e := Endpoint{url: raw, display: display}
+	e.secrets = append(e.secrets, raw, u.EscapedPath(), u.Path, u.RawQuery)
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		e.secrets = append(e.secrets, u.User.String(), pw)
+	}
+	return e, nil
+}
+
+// String returns scheme://host.
+func (e Endpoint) String() string { return e.display }
+
+// GoString keeps %#v from printing the URL.
+func (e Endpoint) GoString() string { return e.display }
+
+// LogValue keeps slog from printing the URL.
+func (e Endpoint) LogValue() slog.Value { return slog.StringValue(e.display) }
+
+// Scrub replaces the endpoint's secrets in s, for text that came back from
+// the receiver or from the transport.
+func (e Endpoint) Scrub(s string) string {
+	for _, sec := range e.secrets {
+		if len(sec) >= minScrubLen {
+			s = strings.ReplaceAll(s, sec, "<redacted>")
+		}
+	}
+	return s
+}
+
+// Post sends body as JSON with the extra headers and returns the start of
+// a 2xx answer's body. Any other answer is a *StatusError. Errors do not name
+// the endpoint (callers add e.String()) and hold no secret of e.
+func (e Endpoint) Post(ctx context.Context, c *http.Client, header http.Header, body []byte, now time.Time) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("POST %s: build request", e.display)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			return nil, &transportError{msg: e.Scrub(fmt.Sprintf("%s: %v", ue.Op, ue.Err)), err: ue.Err}
+		}
+		return nil, &transportError{msg: e.Scrub(err.Error()), err: err}
+	}
+	defer resp.Body.Close()
+	head := Drain(resp.Body)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return head, nil
+	}
+	return nil, &StatusError{
+		Code: resp.StatusCode,
+		// Invalid UTF-8 (a head cut inside a rune, a binary page) would
+		// garble logs.
+		Reason:     e.Scrub(BodyReason(resp.StatusCode, strings.ToValidUTF8(string(head), ""))),
+		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), now),
+	}
+}
+
+// transportError keeps the cause for errors.Is (context.DeadlineExceeded)
+// while its message is scrubbed.
+type transportError struct {
+	msg string
+	err error
+}
+
+func (e *transportError) Error() string { return e.msg }
+func (e *transportError) Unwrap() error { return e.err }
+
+// Poster posts to one Endpoint with its own HTTP client, a timeout per
+// attempt and the shared counters: the sending that the Slack and webhook
+// notifiers do alike.
+type Poster struct {
+	ep      Endpoint
+	client  *http.Client
+	timeout time.Duration
+	m       *PostMetrics
+}
+
+// NewPoster builds the HTTP client from hc (clientName names it to
+// commoncfg) and registers, or adopts, notifier's metrics for ep.
+func NewPoster(notifier string, ep Endpoint, hc commoncfg.HTTPClientConfig, clientName string, timeout time.Duration, reg prometheus.Registerer) (*Poster, error) {
+	client, err := NewHTTPClient(hc, clientName)
+	if err != nil {
+		return nil, err
+	}
+	m, err := NewPostMetrics(notifier, ep.String(), reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Poster{ep: ep, client: client, timeout: timeout, m: m}, nil
+}
+
+// Post makes one attempt at delivering body, which holds alerts alerts, as
+// Endpoint.Post does. check, when not nil, judges the start of a 2xx answer
+// (Slack answers 200 with a refusal in the body), and a refusal it finds
+// counts as a failed attempt. Attempts cut short by ctx are not counted:
+// they say nothing about the receiver. Attempts that time out are.
+func (p *Poster) Post(ctx context.Context, header http.Header, body []byte, alerts int, now time.Time, check func([]byte) error) error {
+	reqCtx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	// Latency comes from the monotonic clock, not the injected one.
+	start := time.Now()
+	resp, err := p.ep.Post(reqCtx, p.client, header, body, now)
+	if err == nil && check != nil {
+		err = check(resp)
+	}
+	if ctx.Err() == nil {
+		p.m.Observe(alerts, err, time.Since(start))
+	}
+	return err
+}
