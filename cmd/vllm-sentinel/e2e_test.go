@@ -266,6 +266,9 @@ func daemonAlerts(t *testing.T, addr string) []statusAlert {
 // does not duplicate the alert; when the breach ends the resolve arrives.
 func TestDaemonPagesSurvivesKillAndResolves(t *testing.T) {
 	t.Parallel()
+	// Build first: the history below is scripted against the wall clock,
+	// and a cold build must not eat into the breach.
+	daemonBinary(t)
 	now := time.Now().Truncate(time.Second)
 	// Errors only from 20 minutes ago until breachEnd; then a flood of good
 	// requests clears the 5m window within seconds.
@@ -377,6 +380,7 @@ receivers:
 // when Prometheus is back the alert resolves.
 func TestDaemonHealthyThenPrometheusDown(t *testing.T) {
 	t.Parallel()
+	daemonBinary(t)
 	now := time.Now().Truncate(time.Second)
 	history := writeSuccessHistory(t, now.Add(-2*time.Hour), now.Add(15*time.Minute), 5*time.Second, func(time.Time) (float64, float64) { return 5, 0 })
 	prom := promtest.StartPrometheus(t, promtest.PrometheusOptions{OpenMetrics: []string{history}})
