@@ -26,11 +26,11 @@ type Sender interface {
 
 // Alert names of the alerts the sentinel raises about itself and its SLOs.
 const (
-	AlertSLOBurnRate     = "SLOBurnRate"
-	AlertWatchdog        = "SentinelWatchdog"
-	AlertPrometheusDown  = "SentinelPrometheusDown"
-	AlertNoData          = "SentinelNoData"
-	DefaultOutageTolance = time.Hour
+	AlertSLOBurnRate       = "SLOBurnRate"
+	AlertWatchdog          = "SentinelWatchdog"
+	AlertPrometheusDown    = "SentinelPrometheusDown"
+	AlertNoData            = "SentinelNoData"
+	DefaultOutageTolerance = time.Hour
 )
 
 // EngineOptions configure an Engine; zero values get defaults.
@@ -78,7 +78,7 @@ func NewEngine(ev *Evaluator, sender Sender, opts EngineOptions) (*Engine, error
 		opts.ResendInterval = DefaultResendInterval
 	}
 	if opts.OutageTolerance <= 0 {
-		opts.OutageTolerance = DefaultOutageTolance
+		opts.OutageTolerance = DefaultOutageTolerance
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
