@@ -26,12 +26,16 @@ type Sender interface {
 
 // Alert names of the alerts the sentinel raises about itself and its SLOs.
 const (
-	AlertSLOBurnRate       = "SLOBurnRate"
-	AlertWatchdog          = "SentinelWatchdog"
-	AlertPrometheusDown    = "SentinelPrometheusDown"
-	AlertNoData            = "SentinelNoData"
-	DefaultOutageTolerance = time.Hour
+	AlertSLOBurnRate    = "SLOBurnRate"
+	AlertWatchdog       = "SentinelWatchdog"
+	AlertPrometheusDown = "SentinelPrometheusDown"
+	AlertNoData         = "SentinelNoData"
 )
+
+// DefaultOutageTolerance is how long the sentinel may be down and still
+// resume a pending alert's "for" where it left off, as Prometheus's
+// --rules.alert.for-outage-tolerance.
+const DefaultOutageTolerance = time.Hour
 
 // EngineOptions configure an Engine; zero values get defaults.
 type EngineOptions struct {
