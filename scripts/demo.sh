@@ -79,7 +79,7 @@ slos:
 indicators:
   - {name: queue-growth, kind: queue_growth, window: 1m, for: 15s}
   - {name: kv-cache, kind: kv_cache_pressure, threshold: 0.9, for: 15s}
-  - {name: preemptions, kind: preemption_rate, threshold: 0.5, window: 1m, for: 15s}
+  - {name: preemptions, kind: preemption_rate, threshold: 0.05, window: 1m, for: 15s}
   - {name: stall, kind: queue_stall, window: 30s, for: 15s}
   - {name: ttft-p99, kind: latency_percentile, metric: time_to_first_token, percentile: 99, threshold: 2.5s, window: 1m, for: 15s}
 notifiers:

@@ -94,7 +94,17 @@ func (p *Page) Render(w io.Writer, src Source, version string) error {
 	d := pageData{Version: version, Ready: src.Ready()}
 	if last := src.Last(); last != nil {
 		d.Time = last.Time
-		d.Indicators = last.Indicators
+		for _, in := range last.Indicators {
+			// The indicator has its own column.
+			ls := map[string]string{}
+			for k, v := range in.Labels {
+				if k != "indicator" {
+					ls[k] = v
+				}
+			}
+			in.Labels = ls
+			d.Indicators = append(d.Indicators, in)
+		}
 		d.Errors = last.Errors
 		hist := src.History()
 		for _, r := range last.SLOs {
