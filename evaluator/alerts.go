@@ -51,16 +51,19 @@ type Alert struct {
 	Labels      model.LabelSet `json:"labels"`
 	Annotations model.LabelSet `json:"annotations"`
 	State       AlertState     `json:"state"`
-	Value       float64        `json:"value"`
+	Value       Float          `json:"value"`
 	// ActiveAt is when the condition first held in this run of it.
 	ActiveAt time.Time `json:"active_at"`
 	// FiredAt is when it became firing: the startsAt sent to receivers.
 	FiredAt time.Time `json:"fired_at,omitzero"`
-	// LastSeenAt is the last time the condition held; keep_firing_for
-	// counts from it.
+	// LastSeenAt is the last time the condition held.
 	LastSeenAt time.Time `json:"last_seen_at"`
-	ResolvedAt time.Time `json:"resolved_at,omitzero"`
-	LastSentAt time.Time `json:"last_sent_at,omitzero"`
+	// KeepFiringSince is the first evaluation at which the condition no
+	// longer held while firing; keep_firing_for counts from it, as in
+	// Prometheus.
+	KeepFiringSince time.Time `json:"keep_firing_since,omitzero"`
+	ResolvedAt      time.Time `json:"resolved_at,omitzero"`
+	LastSentAt      time.Time `json:"last_sent_at,omitzero"`
 	// sentState is what receivers last heard, so a change is sent at once.
 	SentState AlertState `json:"sent_state"`
 }
@@ -115,8 +118,9 @@ func (s *AlertSet) Update(ts time.Time, conds []Condition) {
 			s.Active[fp] = a
 		}
 		a.Annotations = c.Annotations
-		a.Value = c.Value
+		a.Value = Float(c.Value)
 		a.LastSeenAt = ts
+		a.KeepFiringSince = time.Time{}
 		if a.State == StatePending && ts.Sub(a.ActiveAt) >= s.Timing.For {
 			a.State = StateFiring
 			a.FiredAt = ts
@@ -130,8 +134,13 @@ func (s *AlertSet) Update(ts time.Time, conds []Condition) {
 		case StatePending:
 			delete(s.Active, fp)
 		case StateFiring:
-			if s.Timing.KeepFiringFor > 0 && ts.Sub(a.LastSeenAt) < s.Timing.KeepFiringFor {
-				continue
+			if s.Timing.KeepFiringFor > 0 {
+				if a.KeepFiringSince.IsZero() {
+					a.KeepFiringSince = ts
+				}
+				if ts.Sub(a.KeepFiringSince) < s.Timing.KeepFiringFor {
+					continue
+				}
 			}
 			a.State = StateInactive
 			a.ResolvedAt = ts
@@ -205,19 +214,25 @@ func (s *AlertSet) sorted() []*Alert {
 }
 
 // Restore brings back alerts persisted before a restart at ts, as
-// Prometheus restores its for-state: a pending alert keeps its ActiveAt
-// only if the outage was shorter than outageTolerance, a firing alert keeps
-// firing (and its FiredAt) so a restart neither re-pages nor resolves it,
-// and a resolved one keeps being re-sent until its retention ends.
+// Prometheus restores its for-state: a pending alert keeps the time it had
+// already been pending, shifted past the outage (which is not counted
+// toward "for"), but only if the outage was shorter than outageTolerance; a
+// firing alert keeps firing (and its FiredAt) so a restart neither re-pages
+// nor resolves it; a resolved one keeps being re-sent until its retention
+// ends.
 func (s *AlertSet) Restore(ts time.Time, saved []*Alert, downSince time.Time, outageTolerance time.Duration) {
+	outage := max(0, ts.Sub(downSince))
 	for _, a := range saved {
-		if a.State == StatePending && ts.Sub(downSince) > outageTolerance {
+		if a.State == StatePending && outage > outageTolerance {
 			continue
 		}
 		if a.State == StateInactive && ts.Sub(a.ResolvedAt) > ResolvedRetention {
 			continue
 		}
 		cp := *a
+		if cp.State == StatePending {
+			cp.ActiveAt = cp.ActiveAt.Add(outage)
+		}
 		s.Active[a.Labels.Fingerprint()] = &cp
 	}
 }

@@ -32,11 +32,12 @@ func TestAlertLifecycle(t *testing.T) {
 		{150 * time.Second, true, StateFiring, false, false}, // not re-sent within resend
 		{3 * m, true, StateFiring, true, false},              // resend interval passed
 		{4 * m, true, StateFiring, true, false},
-		{270 * time.Second, false, StateFiring, false, false}, // keep_firing_for holds it
-		{5 * m, false, StateInactive, true, false},            // resolved: sent at once
-		{330 * time.Second, false, StateInactive, false, false},
-		{6 * m, false, StateInactive, true, false}, // resolve re-sent
-		{5*m + ResolvedRetention + interval, false, StateInactive, false, true},
+		{270 * time.Second, false, StateFiring, false, false},  // keep_firing_for holds it from the first miss
+		{5 * m, false, StateFiring, true, false},               // still held; the resend interval passed
+		{330 * time.Second, false, StateInactive, true, false}, // 1m since the first miss: resolved, sent at once
+		{6 * m, false, StateInactive, false, false},
+		{390 * time.Second, false, StateInactive, true, false}, // resolve re-sent
+		{330*time.Second + ResolvedRetention + interval, false, StateInactive, false, true},
 	}
 	for _, st := range steps {
 		ts := at(st.ts)
@@ -68,7 +69,7 @@ func TestAlertLifecycle(t *testing.T) {
 		}
 		wantEnd := ts.Add(4 * m) // 4 x max(resend 1m, interval 30s)
 		if a.State == StateInactive {
-			wantEnd = at(5 * m)
+			wantEnd = at(330 * time.Second)
 		}
 		if !d.EndsAt.Equal(wantEnd) {
 			t.Errorf("%v: endsAt %v, want %v", st.ts, d.EndsAt, wantEnd)
@@ -120,9 +121,15 @@ func TestRestorePendingHonoursOutageTolerance(t *testing.T) {
 	s := NewAlertSet(Timing{For: 10 * time.Minute})
 	s.Update(at(0), []Condition{cond("A")})
 	saved := s.Snapshot()
+	// Down from 4m to 5m: the 4 minutes pending before count, the outage
+	// does not, so the alert fires at 11m, not 10m.
 	short := NewAlertSet(Timing{For: 10 * time.Minute})
 	short.Restore(at(5*time.Minute), saved, at(4*time.Minute), time.Hour)
 	short.Update(at(10*time.Minute), []Condition{cond("A")})
+	if short.Active[cond("A").Labels.Fingerprint()].State != StatePending {
+		t.Error("the outage was counted toward 'for'")
+	}
+	short.Update(at(11*time.Minute), []Condition{cond("A")})
 	if short.Active[cond("A").Labels.Fingerprint()].State != StateFiring {
 		t.Error("pending time lost over a short outage")
 	}

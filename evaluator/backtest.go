@@ -14,8 +14,8 @@ type Transition struct {
 	Alertname string         `json:"alertname"`
 	Labels    model.LabelSet `json:"labels"`
 	// To is pending, firing or resolved.
-	To    string  `json:"to"`
-	Value float64 `json:"value"`
+	To    string `json:"to"`
+	Value Float  `json:"value"`
 }
 
 // BacktestReport is the outcome of a replay.

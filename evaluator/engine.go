@@ -26,10 +26,11 @@ type Sender interface {
 
 // Alert names of the alerts the sentinel raises about itself and its SLOs.
 const (
-	AlertSLOBurnRate    = "SLOBurnRate"
-	AlertWatchdog       = "SentinelWatchdog"
-	AlertPrometheusDown = "SentinelPrometheusDown"
-	AlertNoData         = "SentinelNoData"
+	AlertSLOBurnRate       = "SLOBurnRate"
+	AlertWatchdog          = "SentinelWatchdog"
+	AlertPrometheusDown    = "SentinelPrometheusDown"
+	AlertNoData            = "SentinelNoData"
+	AlertEvaluationFailing = "SentinelEvaluationFailing"
 )
 
 // DefaultOutageTolerance is how long the sentinel may be down and still
@@ -161,10 +162,36 @@ func (e *Engine) Restore(ts time.Time) error {
 		s.Restore(ts, alerts, downSince, e.opts.OutageTolerance)
 		n += len(s.Active)
 	}
+	e.prune()
 	if n > 0 {
 		e.opts.Logger.Info("alert state restored", "alerts", n, "saved_at", sf.SavedAt, "file", e.store.Path())
 	}
 	return err
+}
+
+// ruleKeys are the alert sets this engine's configuration evaluates.
+func (e *Engine) ruleKeys() map[string]bool {
+	keys := map[string]bool{"meta:watchdog": true, "meta:prometheus_down": true, "meta:nodata": true, "meta:failing": true}
+	for _, s := range e.ev.slos {
+		keys["slo:"+s.Name] = true
+	}
+	for _, in := range e.ev.indicators {
+		keys["indicator:"+in.Name] = true
+	}
+	return keys
+}
+
+// prune drops the alerts of rules the configuration no longer has: nothing
+// would ever update them, and re-sending them would keep them firing for
+// ever. Alertmanager lets them expire at their endsAt.
+func (e *Engine) prune() {
+	keys := e.ruleKeys()
+	for k, s := range e.sets {
+		if !keys[k] {
+			e.opts.Logger.Info("dropping the alerts of a rule no longer configured", "rule", k, "alerts", len(s.Active))
+			delete(e.sets, k)
+		}
+	}
 }
 
 // CopyState takes over the alert state of the engine this one replaces on a
@@ -182,6 +209,7 @@ func (e *Engine) CopyState(old *Engine) {
 		}
 		e.sets[k] = cp
 	}
+	e.prune()
 	e.ready = old.ready
 	e.history = append([]*Result(nil), old.history...)
 	e.last = old.last
@@ -319,7 +347,11 @@ func (e *Engine) updateSLOAlerts(res *Result) {
 	conds := map[string][]Condition{}
 	failed := map[string]bool{}
 	for _, se := range res.Errors {
-		if se.SLO != "" {
+		// An absent metric is an answer (no data: the pairs do not fire,
+		// SentinelNoData does). A failed evaluation is not: keep the alerts
+		// as they are rather than resolve a page because Prometheus blinked;
+		// SentinelPrometheusDown or SentinelEvaluationFailing says why.
+		if se.SLO != "" && se.Absent == "" {
 			failed[se.SLO] = true
 		}
 	}
@@ -330,8 +362,6 @@ func (e *Engine) updateSLOAlerts(res *Result) {
 	}
 	for _, s := range e.ev.slos {
 		if failed[s.Name] {
-			// Without data this cycle nothing is known: keep alerts as they
-			// are rather than resolve a page because Prometheus blinked.
 			continue
 		}
 		e.set("slo:"+s.Name, Timing{}).Update(res.Time, conds[s.Name])
@@ -369,9 +399,9 @@ type indicatorData struct {
 func (e *Engine) updateIndicatorAlerts(res *Result) {
 	skip := map[string]bool{}
 	for _, ee := range res.Errors {
-		if ee.Indicator != "" {
-			// Unknown this cycle (query failed or metric absent): keep the
-			// alerts as they are; SentinelNoData or PrometheusDown says why.
+		if ee.Indicator != "" && ee.Absent == "" {
+			// Unknown this cycle: keep the alerts as they are (see
+			// updateSLOAlerts); an absent metric resolves them instead.
 			skip[ee.Indicator] = true
 		}
 	}
@@ -391,9 +421,9 @@ func (e *Engine) updateIndicatorAlerts(res *Result) {
 				continue
 			}
 			group := groupWithout(r.Labels, "indicator")
-			ann := indicatorAnnotations(in, group, r.Value)
+			ann := indicatorAnnotations(in, group, float64(r.Value))
 			ls := e.indicatorLabels(in, group)
-			d := indicatorData{Labels: map[string]string{}, Indicator: in.Name, Value: r.Value, Threshold: in.Threshold(),
+			d := indicatorData{Labels: map[string]string{}, Indicator: in.Name, Value: float64(r.Value), Threshold: in.Threshold(),
 				From: res.Time.Add(-max(in.Window(), in.For)), To: res.Time, ExternalURL: e.opts.ExternalURL}
 			for k, v := range ls {
 				d.Labels[string(k)] = string(v)
@@ -406,7 +436,7 @@ func (e *Engine) updateIndicatorAlerts(res *Result) {
 				}
 				ann[model.LabelName(k)] = model.LabelValue(v)
 			}
-			conds = append(conds, Condition{Labels: ls, Annotations: ann, Value: r.Value})
+			conds = append(conds, Condition{Labels: ls, Annotations: ann, Value: float64(r.Value)})
 		}
 		set.Update(res.Time, conds)
 		for _, i := range byName[in.Name] {
@@ -610,6 +640,25 @@ func (e *Engine) updateMetaAlerts(ts time.Time, res *Result, probeErr error) {
 		})
 	}
 	e.set("meta:nodata", Timing{For: 5 * e.opts.Interval}).Update(ts, nodata)
+
+	var failing []Condition
+	for _, ee := range res.Errors {
+		if ee.Unavailable || ee.Absent != "" {
+			continue // PrometheusDown and NoData cover these
+		}
+		extra, subject := model.LabelSet{"slo": model.LabelValue(ee.SLO)}, "SLO "+ee.SLO
+		if ee.Indicator != "" {
+			extra, subject = model.LabelSet{"indicator": model.LabelValue(ee.Indicator)}, "indicator "+ee.Indicator
+		}
+		failing = append(failing, Condition{
+			Labels: meta(AlertEvaluationFailing, "warning", extra),
+			Annotations: model.LabelSet{
+				"summary":     model.LabelValue(fmt.Sprintf("vllm-sentinel cannot evaluate %s", subject)),
+				"description": model.LabelValue("Its alerts are frozen until it evaluates again. Error: " + ee.Error),
+			},
+		})
+	}
+	e.set("meta:failing", Timing{For: 5 * e.opts.Interval}).Update(ts, failing)
 }
 
 // WarmUp evaluates the indicators at every interval before ts, back as far

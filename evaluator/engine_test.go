@@ -226,3 +226,56 @@ func TestEngineNoDataNamesTheAbsentMetric(t *testing.T) {
 		t.Error("not ready although Prometheus answered: an absent metric is a finding, not a failure")
 	}
 }
+
+// A rule removed from the config does not keep its alerts alive through a
+// reload or a restart; an evaluation that fails for a reason other than
+// Prometheus being down raises SentinelEvaluationFailing.
+func TestEnginePrunesRemovedRulesAndReportsFailingOnes(t *testing.T) {
+	dir := t.TempDir()
+	prom := newBurningFake()
+	sender := &recordingSender{}
+	opts := EngineOptions{Interval: time.Minute, StateDir: dir}
+	eng, err := NewEngine(New(prom, []*rules.SLO{compile(t, latencySpec(1, ""))}, nil, Options{}), sender, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Cycle(context.Background(), at(0))
+	if len(named(sender.take(), AlertSLOBurnRate)) == 0 {
+		t.Fatal("no page to begin with")
+	}
+
+	// The SLO is renamed: its old alerts are dropped on reload...
+	renamed := latencySpec(1, "")
+	renamed.Name = "ttft-v2"
+	renamed.SLI.Latency.Threshold = 2 // not a bound: fails to evaluate
+	next, err := NewEngine(New(prom, []*rules.SLO{compile(t, renamed)}, nil, Options{}), sender, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.CopyState(eng)
+	for _, a := range next.Alerts() {
+		if a.Labels["slo"] == "ttft" {
+			t.Errorf("alert of the removed SLO kept: %v", a.Labels)
+		}
+	}
+	// ...and on restart.
+	restarted, err := NewEngine(New(prom, []*rules.SLO{compile(t, renamed)}, nil, Options{}), sender, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.Restore(at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range restarted.Alerts() {
+		if a.Labels["slo"] == "ttft" {
+			t.Errorf("alert of the removed SLO restored: %v", a.Labels)
+		}
+	}
+	for i := 1; i <= 6; i++ {
+		restarted.Cycle(context.Background(), at(time.Duration(i)*time.Minute))
+	}
+	failing := named(sender.take(), AlertEvaluationFailing)
+	if len(failing) == 0 || failing[0].Labels["slo"] != "ttft-v2" || !strings.Contains(string(failing[0].Annotations["description"]), "not a bucket bound") {
+		t.Errorf("SentinelEvaluationFailing: %v", failing)
+	}
+}

@@ -68,8 +68,8 @@ func (e *Evaluator) evalIndicator(ctx context.Context, q Querier, in *rules.Indi
 	var out []IndicatorResult
 	for _, s := range values {
 		ls := groupOf(s.Metric)
-		r := IndicatorResult{Indicator: in.Name, Labels: map[string]string{"indicator": in.Name}, Value: float64(s.Value),
-			Threshold: in.Threshold(), Active: active[ls.Fingerprint()], State: StateInactive.String()}
+		r := IndicatorResult{Indicator: in.Name, Labels: map[string]string{"indicator": in.Name}, Value: Float(s.Value),
+			Threshold: Float(in.Threshold()), Active: active[ls.Fingerprint()], State: StateInactive.String()}
 		for k, v := range ls {
 			r.Labels[string(k)] = string(v)
 		}

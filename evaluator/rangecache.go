@@ -3,6 +3,7 @@ package evaluator
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -40,8 +41,10 @@ type chunkKey struct {
 
 type chunk struct {
 	once sync.Once
-	// at maps a step's unix milliseconds to its vector.
-	at  map[int64]model.Vector
+	// at maps a step's index on the grid to its vector. Indices, not
+	// timestamps: Prometheus rounds the range start to the millisecond, so
+	// a grid anchored at a sub-millisecond time would never match.
+	at  map[int]model.Vector
 	err error
 }
 
@@ -77,14 +80,14 @@ func (c *RangeCache) Query(ctx context.Context, q string, ts time.Time) (model.V
 		c.mu.Unlock()
 		return nil, ch.err
 	}
-	vec := ch.at[ts.UnixMilli()]
+	vec := ch.at[int(off/c.step)]
 	if vec == nil {
 		vec = model.Vector{}
 	}
 	return vec, nil
 }
 
-func (c *RangeCache) fetch(ctx context.Context, q string, idx int) (map[int64]model.Vector, error) {
+func (c *RangeCache) fetch(ctx context.Context, q string, idx int) (map[int]model.Vector, error) {
 	start := c.from.Add(time.Duration(idx*c.chunkSteps) * c.step)
 	end := start.Add(time.Duration(c.chunkSteps-1) * c.step)
 	if end.After(c.to) {
@@ -98,11 +101,12 @@ func (c *RangeCache) fetch(ctx context.Context, q string, idx int) (map[int64]mo
 	if !ok {
 		return nil, &QueryError{Query: q, Err: fmt.Errorf("range result is %s, want a matrix", v.Type())}
 	}
-	at := map[int64]model.Vector{}
+	at := map[int]model.Vector{}
+	stepMs, fromMs := float64(c.step.Milliseconds()), float64(c.from.UnixNano())/1e6
 	for _, ss := range m {
 		for _, p := range ss.Values {
-			ms := int64(p.Timestamp)
-			at[ms] = append(at[ms], &model.Sample{Metric: ss.Metric, Value: p.Value, Timestamp: p.Timestamp})
+			k := int(math.Round((float64(p.Timestamp) - fromMs) / stepMs))
+			at[k] = append(at[k], &model.Sample{Metric: ss.Metric, Value: p.Value, Timestamp: p.Timestamp})
 		}
 	}
 	return at, nil

@@ -2,6 +2,7 @@ package evaluator
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
@@ -41,8 +42,8 @@ type EvalError struct {
 type IndicatorResult struct {
 	Indicator string            `json:"indicator"`
 	Labels    map[string]string `json:"labels"`
-	Value     float64           `json:"value"`
-	Threshold float64           `json:"threshold"`
+	Value     Float             `json:"value"`
+	Threshold Float             `json:"threshold"`
 	// Active says the condition holds at this evaluation; State is where
 	// the alert is in its lifecycle (inactive, pending, firing).
 	Active bool   `json:"active"`
@@ -111,6 +112,44 @@ func (r *SLOResult) Window(w time.Duration) *WindowResult {
 		if r.Windows[i].Window.D() == w {
 			return &r.Windows[i]
 		}
+	}
+	return nil
+}
+
+// Float is a value from Prometheus, which may be NaN or infinite (a ratio
+// over nothing, a quantile of no requests). JSON has no such numbers, so
+// they are written as Prometheus's API writes them: "NaN", "+Inf", "-Inf".
+type Float float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes, so state files round-trip.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"NaN"`:
+		*f = Float(math.NaN())
+	case `"+Inf"`:
+		*f = Float(math.Inf(1))
+	case `"-Inf"`:
+		*f = Float(math.Inf(-1))
+	default:
+		var v float64
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*f = Float(v)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package evaluator
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,5 +54,28 @@ func TestStoreRoundTripAndCorruptFile(t *testing.T) {
 	}
 	if _, serr := os.Stat(st.Path()); !os.IsNotExist(serr) {
 		t.Error("corrupt file still in place")
+	}
+}
+
+// A non-finite value (a ratio over nothing) does not stop the state from
+// being saved, and it comes back as it was.
+func TestStoreSavesNonFiniteValues(t *testing.T) {
+	st, err := NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewAlertSet(Timing{})
+	c := cond("A")
+	c.Value = math.Inf(1)
+	s.Update(at(0), []Condition{c})
+	if err := st.Save(&stateFile{SavedAt: at(0), Rules: map[string][]*Alert{"indicator:x": s.Snapshot()}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Load(at(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := float64(got.Rules["indicator:x"][0].Value); !math.IsInf(v, 1) {
+		t.Errorf("value %v, want +Inf", v)
 	}
 }
