@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -162,5 +163,32 @@ func TestRenameVLLMFollowsTheFlavour(t *testing.T) {
 	want := `label_replace(sum(increase(vllm_request_success_total{finished_reason="error"}[1h])), "__sentinel_part", "errors", "", "") or label_replace(sum(sum(increase(vllm_time_to_first_token_seconds_count[1h])) + sum(increase(my_other_metric[1h]))), "__sentinel_part", "total", "", "")`
 	if q != want {
 		t.Errorf("got  %s\nwant %s", q, want)
+	}
+}
+
+func TestSLISelectorWinsAndRatioSidesAreChecked(t *testing.T) {
+	p := NewPromQL()
+	d := Defaults{Selector: `{job="vllm",namespace="prod"}`, GroupBy: []string{"model_name"}}
+	obj, _ := ParseObjective("99")
+	spec := SLOSpec{Name: "canary", Objective: obj, Window: Duration(28 * 24 * time.Hour),
+		SLI: SLISpec{Latency: &LatencySLI{Metric: "time_to_first_token", Threshold: 1, Selector: `{job="vllm-canary"}`}}}
+	s, err := Compile(p, spec, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.BucketIncreases("vllm:time_to_first_token_seconds", s.Selector, []string{"1.0"}, s.GroupBy, time.Hour)
+	if want := `sum by (model_name, le) (increase(vllm:time_to_first_token_seconds_bucket{job="vllm-canary",le=~"1\\.0",namespace="prod"}[1h]))`; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	for _, tc := range []struct{ errors, want string }{
+		{`sum(rate(vllm:request_success_total{finished_reason="error"}[5m]))`, "rate() gives events per second"},
+		{`sum by (instance) (increase(vllm:request_success_total{finished_reason="error"}[5m]))`, "sum by (instance) drops model_name"},
+		{`sum without (model_name) (increase(vllm:request_success_total{finished_reason="error"}[5m]))`, "drops model_name"},
+	} {
+		bad := SLOSpec{Name: "errors", Objective: obj, Window: Duration(28 * 24 * time.Hour),
+			SLI: SLISpec{Ratio: &RatioSLI{Errors: tc.errors, Total: `vllm:request_success_total`}}}
+		if _, err := Compile(p, bad, d); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.errors, err, tc.want)
+		}
 	}
 }

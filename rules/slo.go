@@ -3,6 +3,8 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -104,8 +106,8 @@ func Compile(p *PromQL, spec SLOSpec, d Defaults) (*SLO, error) {
 		if err != nil {
 			return nil, fmt.Errorf("SLO %q: %w", spec.Name, err)
 		}
-		// The SLI's own matchers come first so they win over vllm.selector.
-		s.Selector = append(own, s.Selector...)
+		// The SLI's own matchers win over vllm.selector on the same label.
+		s.Selector = mergeMatchers(own, s.Selector)
 		s.Latency = &LatencySLO{Metric: l.Metric, Threshold: float64(l.Threshold), Interpolate: l.ThresholdMode == ThresholdInterpolate}
 	case spec.SLI.Ratio != nil:
 		ee, err := p.ParseExpr(spec.SLI.Ratio.Errors)
@@ -115,6 +117,14 @@ func Compile(p *PromQL, spec SLOSpec, d Defaults) (*SLO, error) {
 		te, err := p.ParseExpr(spec.SLI.Ratio.Total)
 		if err != nil {
 			return nil, fmt.Errorf("SLO %q: total: %w", spec.Name, err)
+		}
+		for _, side := range []struct {
+			name string
+			e    parser.Expr
+		}{{"errors", ee}, {"total", te}} {
+			if err := checkRatioSide(side.e, s.GroupBy); err != nil {
+				return nil, fmt.Errorf("SLO %q: sli.ratio.%s: %w", spec.Name, side.name, err)
+			}
 		}
 		s.Ratio = &RatioSLO{Errors: ee, Total: te}
 		// Check now that each side can be built, so a bad expression is a
@@ -154,6 +164,59 @@ func Compile(p *PromQL, spec SLOSpec, d Defaults) (*SLO, error) {
 		}
 	}
 	return s, nil
+}
+
+// mergeMatchers returns first plus the matchers of second on labels first
+// does not constrain.
+func mergeMatchers(first, second []*labels.Matcher) []*labels.Matcher {
+	have := map[string]bool{}
+	for _, m := range first {
+		have[m.Name] = true
+	}
+	out := append([]*labels.Matcher(nil), first...)
+	for _, m := range second {
+		if !have[m.Name] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// checkRatioSide refuses expressions whose results would be wrong without
+// an error: rate() counts per second, so min_events would compare requests
+// per second with a number of requests; an aggregation that drops a
+// group_by label merges the groups the SLO reports on.
+func checkRatioSide(e parser.Expr, groupBy []string) error {
+	var err error
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if c, ok := n.(*parser.Call); ok && (c.Func.Name == "rate" || c.Func.Name == "irate") {
+			err = fmt.Errorf("%s() gives events per second, but burn rates and min_events need event counts: write increase(...) (its range is replaced by each window)", c.Func.Name)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		a, ok := n.(*parser.AggregateExpr)
+		if !ok {
+			return nil
+		}
+		for _, g := range groupBy {
+			if slices.Contains(a.Grouping, g) != a.Without {
+				continue
+			}
+			how := fmt.Sprintf("%s by (%s)", a.Op, strings.Join(a.Grouping, ", "))
+			if a.Without {
+				how = fmt.Sprintf("%s without (%s)", a.Op, strings.Join(a.Grouping, ", "))
+			} else if len(a.Grouping) == 0 {
+				how = a.Op.String() + "(...)"
+			}
+			err = fmt.Errorf("%s drops %s, which the SLO groups by (vllm.group_by or the SLO's group_by): keep it, or leave the aggregation to the sentinel", how, g)
+		}
+		return err
+	})
+	return err
 }
 
 // PeriodLength is the length of the SLO window; for calendar SLOs a nominal

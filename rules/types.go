@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -65,8 +66,11 @@ func (s *Seconds) UnmarshalYAML(n *yaml.Node) error {
 		return typeError(n, "expected a latency such as 1s, 250ms or 0.5")
 	}
 	if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
-		if f <= 0 {
-			return typeError(n, "latency threshold must be positive, got %s", n.Value)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return typeError(n, "latency threshold must be a finite number, got %s", n.Value)
+		}
+		if f < 0 {
+			return typeError(n, "threshold must not be negative, got %s", n.Value)
 		}
 		*s = Seconds(f)
 		return nil

@@ -54,6 +54,9 @@ func TestDurationAndSeconds(t *testing.T) {
 			t.Errorf("seconds %d: %v want %v", i, s, wantS[i])
 		}
 	}
+	if err := yaml.Unmarshal([]byte("s: [nan, inf]"), &v); err == nil {
+		t.Error("non-finite thresholds accepted")
+	}
 	err := yaml.Unmarshal([]byte("d: [5x, 1m]\ns: [fast]"), &v)
 	if err == nil {
 		t.Fatal("bad durations accepted")
