@@ -250,6 +250,8 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+var notifierNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // Load decodes and validates data read from file.
@@ -571,6 +573,9 @@ func (l *loader) validateNotifiers(cfg *Config) {
 		at := func(elems ...any) []any { return append([]any{"notifiers", i}, elems...) }
 		if n.Name == "" {
 			l.at(at("name"), "a notifier needs a name")
+		} else if !notifierNameRE.MatchString(n.Name) {
+			// The name is also a directory under state.path (its outbox).
+			l.at(at("name"), "notifier name %q may hold only letters, digits, '_', '-' and '.', starting with a letter or digit", n.Name)
 		} else if byName[n.Name] {
 			l.at(at("name"), "duplicate notifier name %q", n.Name)
 		}

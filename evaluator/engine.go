@@ -746,6 +746,11 @@ func (e *Engine) Run(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
+		// A timer and a cancelled context can both be ready; select picks
+		// either, so check: after SIGTERM no new cycle starts.
+		if ctx.Err() != nil {
+			return
+		}
 		e.runCycle(ctx, next)
 		now := e.opts.Now()
 		next = next.Add(interval)

@@ -244,7 +244,22 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if s.Ratio != nil && noSeries(data) {
+		// A counter that exists reports 0 without traffic; no series at
+		// all in any window means the metric is absent (a typo, a rename,
+		// a selector that matches nothing), never "healthy".
+		return nil, &AbsentError{Metric: s.Ratio.Total.String(), Time: ts}
+	}
 	return assemble(s, family, interpolated, data[:len(windows)], data[len(windows)], periodLen), nil
+}
+
+func noSeries(data []*windowData) bool {
+	for _, wd := range data {
+		if len(wd.groups) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func labelValues(v model.Value, name model.LabelName) []string {

@@ -234,3 +234,15 @@ func TestFailingSLODoesNotStopOthersAndRetries(t *testing.T) {
 		t.Errorf("server error not retried: %v after %d calls", err, calls.Load())
 	}
 }
+
+// A ratio SLO whose counters have no series is absent, not healthy.
+func TestRatioWithoutSeriesIsAbsent(t *testing.T) {
+	spec := rules.SLOSpec{Name: "errors", Window: rules.Duration(28 * 24 * time.Hour),
+		SLI: rules.SLISpec{Ratio: &rules.RatioSLI{Errors: `typo_total{finished_reason="error"}`, Total: `typo_total`}}}
+	spec.Objective, _ = rules.ParseObjective("99.9")
+	empty := QuerierFunc(func(context.Context, string, time.Time) (model.Value, error) { return model.Vector{}, nil })
+	res := New(empty, []*rules.SLO{compile(t, spec)}, nil, Options{}).Eval(context.Background(), time.Unix(1e9, 0))
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Absent, "typo_total") || len(res.SLOs) != 0 {
+		t.Errorf("absent ratio SLO: %+v", res)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -96,12 +97,29 @@ type daemon struct {
 
 	page *web.Page
 
-	mu  sync.Mutex // guards cur and serialises reloads
-	cur *stack
+	// mu serialises reloads and shutdown; cur is read without it, so a
+	// reload waiting for the cycle in flight does not stall /-/ready.
+	mu  sync.Mutex
+	cur atomic.Pointer[stack]
 	ctx context.Context
 }
 
 func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
+	// SIGHUP's default action kills the process: take it over before the
+	// slow parts of start-up.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if webConfig != "" {
+		if err := toolkitweb.Validate(webConfig); err != nil {
+			return fmt.Errorf("--web.config.file %s: %w", webConfig, err)
+		}
+	}
+	unlock, err := lockStateDir(d.cfg.Load().State.Path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	d.reg.MustRegister(
 		versioncollector.NewCollector("vllm_sentinel"),
 		collectors.NewGoCollector(),
@@ -129,13 +147,13 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 		return fmt.Errorf("restore alert state: %w", err)
 	}
 	d.ctx = ctx
-	d.cur = st
+	d.cur.Store(st)
 	st.start(ctx)
 	defer func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.logger.Info("finishing the evaluation in flight and flushing notifications")
-		d.cur.stop(d.logger)
+		d.cur.Load().stop(d.logger)
 		d.logger.Info("stopped")
 	}()
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
@@ -164,8 +182,6 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 		})
 	}
 	{
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
 		done := make(chan struct{})
 		g.Add(func() error {
 			for {
@@ -179,7 +195,6 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 				}
 			}
 		}, func(error) {
-			signal.Stop(hup)
 			close(done)
 		})
 	}
@@ -211,17 +226,16 @@ func (d *daemon) swap(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	d.cur.stop(d.logger)
-	next.engine.CopyState(d.cur.engine)
-	d.cur = next
+	old := d.cur.Load()
+	old.stop(d.logger)
+	next.engine.CopyState(old.engine)
 	next.start(d.ctx)
+	d.cur.Store(next)
 	return nil
 }
 
 func (d *daemon) engine() *evaluator.Engine {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.cur.engine
+	return d.cur.Load().engine
 }
 
 func (d *daemon) routes() http.Handler {
@@ -277,4 +291,23 @@ func (d *daemon) routes() http.Handler {
 		fmt.Fprintln(w, "configuration reloaded")
 	})
 	return mux
+}
+
+// lockStateDir takes an exclusive lock on the state directory: two daemons
+// sharing one would replay the same alert state and outbox and deliver
+// everything twice.
+func lockStateDir(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, ".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state directory lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("state directory %s is in use by another vllm-sentinel (lock %s: %v): give each daemon its own state.path", dir, path, err)
+	}
+	return func() { f.Close() }, nil
 }
