@@ -77,6 +77,7 @@ type sloView struct {
 type alertView struct {
 	Name, State, Labels, Summary string
 	Since                        time.Time
+	state                        evaluator.AlertState
 }
 
 type pageData struct {
@@ -126,9 +127,10 @@ func (p *Page) Render(w io.Writer, src Source, version string) error {
 			since = a.FiredAt
 		}
 		d.Alerts = append(d.Alerts, alertView{Name: string(a.Labels[model.AlertNameLabel]), State: a.State.String(),
-			Labels: evaluator.GroupString(ls), Summary: string(a.Annotations["summary"]), Since: since})
+			Labels: evaluator.GroupString(ls), Summary: string(a.Annotations["summary"]), Since: since, state: a.State})
 	}
-	sort.SliceStable(d.Alerts, func(i, j int) bool { return d.Alerts[i].State > d.Alerts[j].State })
+	// Firing first, then pending.
+	sort.SliceStable(d.Alerts, func(i, j int) bool { return d.Alerts[i].state > d.Alerts[j].state })
 	return p.tmpl.Execute(w, d)
 }
 

@@ -53,12 +53,21 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "backtest:", err)
 		return exitUsage
 	}
+	if *step < 0 {
+		fmt.Fprintf(stderr, "backtest: --step %s must be positive\n", *step)
+		return exitUsage
+	}
 	cfg, err := loadConfig(*cfgFile, stderr)
 	if err != nil {
-		return exitFailure
+		return configExit(err)
 	}
-	if *step <= 0 {
+	if *step == 0 {
 		*step = cfg.Global.EvaluationInterval.D()
+	}
+	if n := to.Sub(from) / *step; n > maxBacktestSteps {
+		fmt.Fprintf(stderr, "backtest: %s to %s every %s is %d evaluations, more than %d: use a larger --step\n",
+			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), *step, n, maxBacktestSteps)
+		return exitUsage
 	}
 	from = from.Truncate(time.Second)
 	rep, err := backtest(ctx, cfg, logger, from, to, *step, progressBar(stderr))
@@ -99,6 +108,9 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	tw.Flush()
 	return exitOK
 }
+
+// maxBacktestSteps bounds a replay: a year at 5-minute steps.
+const maxBacktestSteps = 105_120
 
 // backtest replays history through the live code path, fetching each
 // query's values for many steps at once with range queries.

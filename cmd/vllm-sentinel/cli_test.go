@@ -62,3 +62,34 @@ func TestCheckMissingFileAndUsage(t *testing.T) {
 		t.Errorf("version: exit %d, %q", code, out)
 	}
 }
+
+func TestCLIRefusesImplausibleInput(t *testing.T) {
+	for _, args := range [][]string{
+		{"eval", "--config", "../../configs/example.yaml", "--at", "NaN"},
+		{"eval", "--config", "../../configs/example.yaml", "--at", "5"},
+		{"eval", "--at", "now"},
+		{"backtest", "--config", "../../configs/example.yaml", "--from", "0"},
+		{"backtest", "--config", "../../configs/example.yaml", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z", "--step", "-1m"},
+		{"backtest", "--config", "../../configs/example.yaml", "--from", "2020-01-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z", "--step", "1s"},
+		{"rules", "export"},
+	} {
+		if code, _, errs := runCLI(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errs)
+		}
+	}
+	if code, _, _ := runCLI(t, "rules", "--help"); code != 0 {
+		t.Errorf("rules --help: exit %d", code)
+	}
+}
+
+func TestSecondDaemonOnOneStateDirIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockStateDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if _, err := lockStateDir(dir); err == nil || !strings.Contains(err.Error(), "in use by another vllm-sentinel") {
+		t.Errorf("second lock: %v", err)
+	}
+}

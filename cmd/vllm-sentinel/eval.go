@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,7 +43,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := loadConfig(*cfgFile, stderr)
 	if err != nil {
-		return exitFailure
+		return configExit(err)
 	}
 	res, err := evalOnce(ctx, cfg, logger, ts)
 	if err != nil {
@@ -110,11 +111,22 @@ func offlineEngine(cfg *config.Config, q evaluator.Querier, interval time.Durati
 	})
 }
 
+// errNoConfig is a missing --config: a usage error.
+var errNoConfig = errors.New("--config is required")
+
+// configExit maps a loadConfig error to the exit code.
+func configExit(err error) int {
+	if errors.Is(err, errNoConfig) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
 // loadConfig loads and validates, printing every problem to stderr.
 func loadConfig(file string, stderr io.Writer) (*config.Config, error) {
 	if file == "" {
 		fmt.Fprintln(stderr, "--config is required")
-		return nil, fmt.Errorf("no config")
+		return nil, errNoConfig
 	}
 	cfg, err := config.LoadFile(file, os.Getenv)
 	if err != nil {
@@ -180,6 +192,11 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 		return t, nil
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		// Unix seconds between 2001 and 2286: anything else is a typo (or
+		// NaN), not a time anyone has metrics for.
+		if !(f >= 1e9 && f < 1e10) {
+			return time.Time{}, fmt.Errorf("%q is not a plausible unix time in seconds", s)
+		}
 		sec := int64(f)
 		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
 	}
@@ -235,7 +252,11 @@ func printTable(w io.Writer, res *evaluator.Result) {
 	}
 	tw.Flush()
 	for _, r := range res.SLOs {
-		fmt.Fprintf(w, "\n%s %s (objective %g%%, %s)\n", r.SLO, fmtLabels(r.Labels), r.Objective, r.Metric)
+		metric := ""
+		if r.Metric != "" {
+			metric = ", " + r.Metric
+		}
+		fmt.Fprintf(w, "\n%s %s (objective %g%%%s)\n", r.SLO, fmtLabels(r.Labels), r.Objective, metric)
 		if r.Note != "" {
 			fmt.Fprintf(w, "  note: %s\n", r.Note)
 		}
@@ -246,7 +267,26 @@ func printTable(w io.Writer, res *evaluator.Result) {
 		}
 		tw.Flush()
 	}
+	if len(res.Indicators) > 0 {
+		fmt.Fprintln(w, "\nLeading indicators")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "INDICATOR\tGROUP\tVALUE\tTHRESHOLD\tSTATE")
+		for _, in := range res.Indicators {
+			group := map[string]string{}
+			for k, v := range in.Labels {
+				if k != "indicator" {
+					group[k] = v
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%s\n", in.Indicator, fmtLabels(group), float64(in.Value), float64(in.Threshold), in.State)
+		}
+		tw.Flush()
+	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(w, "\nERROR %s: %s\n", e.SLO, e.Error)
+		subject := "SLO " + e.SLO
+		if e.Indicator != "" {
+			subject = "indicator " + e.Indicator
+		}
+		fmt.Fprintf(w, "\nERROR %s: %s\n", subject, e.Error)
 	}
 }

@@ -14,6 +14,10 @@ import (
 
 // runRules handles `rules export`.
 func runRules(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+		fmt.Fprintln(stderr, "usage: vllm-sentinel rules export --config FILE [--out FILE]")
+		return exitOK
+	}
 	if len(args) == 0 || args[0] != "export" {
 		fmt.Fprintln(stderr, "usage: vllm-sentinel rules export --config FILE [--out FILE]")
 		return exitUsage
@@ -26,7 +30,7 @@ func runRules(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := loadConfig(*cfgFile, stderr)
 	if err != nil {
-		return exitFailure
+		return configExit(err)
 	}
 	slos, err := compileSLOs(cfg)
 	if err != nil {

@@ -20,7 +20,7 @@ type logFlags struct {
 func addLogFlags(fs *flag.FlagSet) logFlags {
 	return logFlags{
 		level:  fs.String("log.level", "info", "log level: debug, info, warn, error"),
-		format: fs.String("log.format", "auto", "log format: auto (text with colours on a terminal, JSON otherwise), text, json"),
+		format: fs.String("log.format", "auto", "log format: auto (colours on a terminal, JSON otherwise), tint, text, json"),
 	}
 }
 
@@ -46,6 +46,6 @@ func (f logFlags) newLogger(w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
 	default:
-		return nil, fmt.Errorf("--log.format %q: want auto, text or json", *f.format)
+		return nil, fmt.Errorf("--log.format %q: want auto, tint, text or json", *f.format)
 	}
 }
