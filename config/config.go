@@ -262,7 +262,7 @@ func Load(file string, data []byte, getenv func(string) string) (*Config, error)
 
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		l.yamlError(err)
+		l.syntaxError(err, data)
 		return nil, l.err()
 	}
 	if root.Kind == 0 {
@@ -334,6 +334,27 @@ func (l *loader) yamlError(err error) {
 		}
 		l.add(0, "", "%s", strings.TrimPrefix(m, "yaml: "))
 	}
+}
+
+// syntaxError reports a file that does not parse. Some parser errors carry
+// no line; then the line is the first at which the file stops parsing.
+func (l *loader) syntaxError(err error, data []byte) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if sm := yamlLineRE.FindStringSubmatch(err.Error()); sm != nil {
+		line, _ := strconv.Atoi(sm[1])
+		l.add(line, "", "not valid YAML: %s", sm[2])
+		return
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	line := len(lines)
+	for k := 1; k <= len(lines); k++ {
+		var n yaml.Node
+		if yaml.Unmarshal([]byte(strings.Join(lines[:k], "")), &n) != nil {
+			line = k
+			break
+		}
+	}
+	l.add(line, "", "not valid YAML: %s", msg)
 }
 
 var (
@@ -588,6 +609,17 @@ func (l *loader) validateNotifiers(cfg *Config) {
 			for j, u := range n.URLs {
 				if _, err := parseHTTPURL(u); err != nil {
 					l.at(at("urls", j), "%v", err)
+				}
+			}
+			// Alertmanager groups, repeats and decides about resolves in
+			// its own routes; settings here would be silently ignored.
+			for _, f := range []struct {
+				name string
+				set  bool
+			}{{"group_by", n.GroupBy != nil}, {"group_wait", n.GroupWait != 0}, {"group_interval", n.GroupInterval != 0},
+				{"repeat_interval", n.RepeatInterval != 0}, {"send_resolved", n.SendResolved != nil}} {
+				if f.set {
+					l.at(at(f.name), "%s does not apply to an alertmanager notifier: set it in Alertmanager's route", f.name)
 				}
 			}
 		case NotifierSlack:

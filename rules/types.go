@@ -119,6 +119,9 @@ func (o *Objective) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := ParseObjective(n.Value)
 	if err != nil {
+		// Remember that one was written, so validation does not also
+		// call it missing.
+		*o = Objective{text: n.Value}
 		return typeError(n, "%v", err)
 	}
 	*o = v
@@ -126,7 +129,7 @@ func (o *Objective) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // IsZero reports whether the objective was not set.
-func (o Objective) IsZero() bool { return o.rat == nil }
+func (o Objective) IsZero() bool { return o.rat == nil && o.text == "" }
 
 // Percent returns the objective in percent (99.9).
 func (o Objective) Percent() float64 {
