@@ -10,7 +10,7 @@ LDFLAGS := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) -X $(VP
 BIN := bin
 GOTEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: all build test deps vet lint demo clean
+.PHONY: all build test race deps vet lint demo clean
 
 all: build
 
@@ -26,6 +26,10 @@ vet:
 
 test: deps vet
 	$(GO) test $(GOTEST_FLAGS) ./...
+
+# race runs the packages with goroutines under the race detector.
+race: deps
+	$(GO) test -race $(GOTEST_FLAGS) ./evaluator/... ./notify/... ./web/... ./cmd/vllm-sentinel/...
 
 lint: vet
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
