@@ -91,27 +91,19 @@ func NewEngine(ev *Evaluator, sender Sender, opts EngineOptions) (*Engine, error
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{ev: ev, sender: sender, opts: opts, sets: map[string]*AlertSet{}, tmpls: map[string]map[string]*template.Template{}}
+	e := &Engine{ev: ev, sender: sender, opts: opts, sets: map[string]*AlertSet{},
+		tmpls: map[string]map[string]*template.Template{}, indicatorTmpls: map[string]map[string]*template.Template{}}
 	for _, s := range ev.slos {
-		ts := map[string]*template.Template{}
-		for k, v := range s.Annotations {
-			t, err := rules.ParseTemplate(s.Name+"/"+k, v)
-			if err != nil {
-				return nil, fmt.Errorf("SLO %q annotation %s: %w", s.Name, k, err)
-			}
-			ts[k] = t
+		ts, err := parseAnnotations("SLO", s.Name, s.Annotations)
+		if err != nil {
+			return nil, err
 		}
 		e.tmpls[s.Name] = ts
 	}
-	e.indicatorTmpls = map[string]map[string]*template.Template{}
 	for _, in := range ev.indicators {
-		ts := map[string]*template.Template{}
-		for k, v := range in.Annotations {
-			t, err := rules.ParseTemplate(in.Name+"/"+k, v)
-			if err != nil {
-				return nil, fmt.Errorf("indicator %q annotation %s: %w", in.Name, k, err)
-			}
-			ts[k] = t
+		ts, err := parseAnnotations("indicator", in.Name, in.Annotations)
+		if err != nil {
+			return nil, err
 		}
 		e.indicatorTmpls[in.Name] = ts
 	}
@@ -124,6 +116,20 @@ func NewEngine(ev *Evaluator, sender Sender, opts EngineOptions) (*Engine, error
 	}
 	e.metrics = newEngineMetrics(opts.Registerer, e)
 	return e, nil
+}
+
+// parseAnnotations parses a rule's annotation values as templates once, at
+// construction, so a cycle only executes them.
+func parseAnnotations(kind, name string, annotations map[string]string) (map[string]*template.Template, error) {
+	ts := map[string]*template.Template{}
+	for k, v := range annotations {
+		t, err := rules.ParseTemplate(name+"/"+k, v)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q annotation %s: %w", kind, name, k, err)
+		}
+		ts[k] = t
+	}
+	return ts, nil
 }
 
 // set returns the alert set of a rule, creating it with t.
@@ -220,7 +226,9 @@ func (e *Engine) CopyState(old *Engine) {
 func (e *Engine) Cycle(ctx context.Context, ts time.Time) *Result {
 	start := e.opts.Now()
 	res := e.ev.Eval(ctx, ts)
-	_, probeErr := e.ev.q.Query(ctx, "vector(1)", ts)
+	// Name detection queries Prometheus every cycle, so its outcome says
+	// whether Prometheus answers, even with no SLO configured.
+	probeErr := res.detectErr
 
 	e.mu.Lock()
 	before := e.states()

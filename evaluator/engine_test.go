@@ -71,9 +71,6 @@ func (b *burningFake) Query(ctx context.Context, q string, ts time.Time) (model.
 	if b.down {
 		return nil, &QueryError{Query: q, Err: errors.New("dial tcp 127.0.0.1:9090: connect: connection refused")}
 	}
-	if q == "vector(1)" {
-		return model.Vector{&model.Sample{Value: 1}}, nil
-	}
 	if b.healthy {
 		good := window(map[string]float64{"1.0": 1000, "+Inf": 1000})
 		for w := range b.f.counts {
@@ -207,9 +204,6 @@ func TestEngineNoDataNamesTheAbsentMetric(t *testing.T) {
 	f := &bucketFake{} // no bucket series at all
 	sender := &recordingSender{}
 	eng, err := NewEngine(New(QuerierFunc(func(ctx context.Context, q string, ts time.Time) (model.Value, error) {
-		if q == "vector(1)" {
-			return model.Vector{}, nil
-		}
 		return f.Query(ctx, q, ts)
 	}), []*rules.SLO{compile(t, latencySpec(1, ""))}, nil, Options{}), sender, EngineOptions{Interval: time.Minute})
 	if err != nil {

@@ -51,6 +51,7 @@ func (e *Evaluator) Names() *Names { return e.opts.Names }
 func (e *Evaluator) Eval(ctx context.Context, ts time.Time) *Result {
 	res := &Result{Time: ts, SLOs: []SLOResult{}, Indicators: []IndicatorResult{}}
 	if err := e.opts.Names.Detect(ctx, e.q, ts); err != nil {
+		res.detectErr = err
 		e.opts.Logger.Warn("metric name detection failed; keeping the previous names", "err", err)
 	}
 	e.evalSLOs(ctx, ts, res)

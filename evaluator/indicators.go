@@ -51,12 +51,13 @@ func (e *Evaluator) evalIndicators(ctx context.Context, q Querier, ts time.Time,
 }
 
 func (e *Evaluator) evalIndicator(ctx context.Context, q Querier, in *rules.Indicator, ts time.Time) ([]IndicatorResult, error) {
-	cond, err := vector(ctx, q, in.Query(e.promql, e.opts.Names.Name), ts)
+	cq := in.Query(e.promql, e.opts.Names.Name)
+	cond, err := vector(ctx, q, cq, ts)
 	if err != nil {
 		return nil, err
 	}
 	values := cond
-	if vq := in.ValueQuery(e.promql, e.opts.Names.Name); vq != in.Query(e.promql, e.opts.Names.Name) {
+	if vq := in.ValueQuery(e.promql, e.opts.Names.Name); vq != cq {
 		if values, err = vector(ctx, q, vq, ts); err != nil {
 			return nil, err
 		}

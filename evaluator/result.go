@@ -23,6 +23,9 @@ type Result struct {
 	// Errors are SLOs that could not be evaluated this time; the others
 	// were.
 	Errors []EvalError `json:"errors,omitempty"`
+	// detectErr is the metric-name detection's error: its query is the
+	// cycle's first, and tells whether Prometheus answers at all.
+	detectErr error
 }
 
 // EvalError is an SLO or indicator whose evaluation failed.
