@@ -6,10 +6,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,10 +19,10 @@ import (
 
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/vllm-sentinel/vllm-sentinel/notify/webhook"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
@@ -28,20 +30,33 @@ import (
 // VLLM_SENTINEL_PROMETHEUS_URL overrides prometheus.url.
 const EnvPrefix = "VLLM_SENTINEL"
 
-// Config is the whole configuration file.
+// Config is the compiled configuration: the settings sections as written,
+// and the SLOs, indicators, notifiers and routes checked and built once, by
+// Load. Nothing downstream compiles again.
 type Config struct {
-	Global     GlobalConfig          `yaml:"global"`
-	Prometheus PrometheusConfig      `yaml:"prometheus"`
-	VLLM       VLLMConfig            `yaml:"vllm"`
-	SLOs       []rules.SLOSpec       `yaml:"slos"`
-	Indicators []rules.IndicatorSpec `yaml:"indicators"`
-	Notifiers  []NotifierConfig      `yaml:"notifiers"`
-	Routes     []RouteConfig         `yaml:"routes"`
-	State      StateConfig           `yaml:"state"`
-	Web        WebConfig             `yaml:"web"`
+	Global     GlobalConfig     `yaml:"global"`
+	Prometheus PrometheusConfig `yaml:"prometheus"`
+	VLLM       VLLMConfig       `yaml:"vllm"`
+	State      StateConfig      `yaml:"state"`
+	Web        WebConfig        `yaml:"web"`
+
+	SLOs       []*rules.SLO       `yaml:"-"`
+	Indicators []*rules.Indicator `yaml:"-"`
+	Notifiers  []Notifier         `yaml:"-"`
+	Routes     []Route            `yaml:"-"`
 
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
+}
+
+// document is the file as written: the sections, and the lists Load
+// compiles into Config.
+type document struct {
+	Config     `yaml:",inline"`
+	SLOs       []rules.SLOSpec       `yaml:"slos"`
+	Indicators []rules.IndicatorSpec `yaml:"indicators"`
+	Notifiers  []yaml.Node           `yaml:"notifiers"`
+	Routes     []RouteConfig         `yaml:"routes"`
 }
 
 // GlobalConfig holds settings that apply to every alert.
@@ -65,7 +80,12 @@ type VLLMConfig struct {
 	Selector    string      `yaml:"selector"`
 	MetricNames MetricNames `yaml:"metric_names"`
 	GroupBy     []string    `yaml:"group_by"`
+
+	matchers []*labels.Matcher
 }
+
+// Matchers is the selector, parsed.
+func (v *VLLMConfig) Matchers() []*labels.Matcher { return v.matchers }
 
 // MetricNames is a flavour (auto, v1, v0, underscore) or a mapping with a
 // flavour and per-metric overrides:
@@ -112,51 +132,41 @@ func (m *MetricNames) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Notifier types.
-const (
-	NotifierAlertmanager = "alertmanager"
-	NotifierSlack        = "slack"
-	NotifierWebhook      = "webhook"
-)
-
-// NotifierConfig is one alert destination. Secrets come from *_file fields
-// (or the environment, see SecretEnv) and are never printed.
-type NotifierConfig struct {
-	Name           string                      `yaml:"name"`
-	Type           string                      `yaml:"type"`
-	URLs           []string                    `yaml:"urls"`
-	URL            string                      `yaml:"url"`
-	URLFile        string                      `yaml:"url_file"`
-	WebhookURLFile string                      `yaml:"webhook_url_file"`
-	SecretFile     string                      `yaml:"secret_file"`
-	Headers        map[string]string           `yaml:"headers"`
-	SendResolved   *bool                       `yaml:"send_resolved"`
-	Timeout        rules.Duration              `yaml:"timeout"`
-	GroupBy        []string                    `yaml:"group_by"`
-	GroupWait      rules.Duration              `yaml:"group_wait"`
-	GroupInterval  rules.Duration              `yaml:"group_interval"`
-	RepeatInterval rules.Duration              `yaml:"repeat_interval"`
-	HTTPConfig     *commoncfg.HTTPClientConfig `yaml:"http_config"`
-
-	// Secret values resolved at load time; unexported so they are never
-	// marshalled or printed.
-	secretURL  string
-	signingKey string
+// Receivers decodes the type-specific settings of notifier entries; the
+// notify/receivers registry is the one the daemon passes.
+type Receivers interface {
+	// Types lists the known types, for messages.
+	Types() []string
+	// Decode decodes and checks the whole entry node of a notifier of type
+	// typ. Problems come back as *yaml.TypeError (with lines) and as errors
+	// with a FieldPath below the entry, joined.
+	Decode(typ string, node *yaml.Node) (any, error)
 }
 
-// SecretURL returns the notifier's endpoint when it is a secret (a Slack
-// webhook URL, or a webhook URL given through url_file or the environment).
-func (n *NotifierConfig) SecretURL() string { return n.secretURL }
+// Notifier is one alert destination: its name (which also names its outbox
+// directory), its type, and the settings the receiver type decoded. Secrets
+// stay inside Settings, behind accessors that never print them.
+type Notifier struct {
+	Name     string
+	Type     string
+	Settings any
+}
 
-// SigningKey returns the webhook signing secret, if any.
-func (n *NotifierConfig) SigningKey() string { return n.signingKey }
-
-// RouteConfig sends alerts whose labels match to the named notifiers.
+// RouteConfig is a route as written.
 type RouteConfig struct {
 	Match     map[string]string `yaml:"match"`
 	MatchRE   map[string]string `yaml:"match_re"`
 	Notifiers []string          `yaml:"notifiers"`
 	Continue  bool              `yaml:"continue"`
+}
+
+// Route sends alerts whose labels match to the named notifiers; MatchRE is
+// compiled and anchored, as Alertmanager anchors it.
+type Route struct {
+	Match     map[string]string
+	MatchRE   map[string]*regexp.Regexp
+	Notifiers []string
+	Continue  bool
 }
 
 // StateConfig says where alert state and the outbox are kept.
@@ -189,11 +199,6 @@ func defaults() Config {
 		State: StateConfig{Path: "/var/lib/vllm-sentinel"},
 		Web:   WebConfig{ListenAddress: ":9105"},
 	}
-}
-
-// RuleDefaults are the vllm settings SLOs inherit.
-func (c *Config) RuleDefaults() rules.Defaults {
-	return rules.Defaults{Selector: c.VLLM.Selector, GroupBy: c.VLLM.GroupBy}
 }
 
 // Problem is one thing wrong with a configuration file.
@@ -231,15 +236,15 @@ func (e *Error) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// LoadFile reads, decodes and validates the file, with environment overrides
-// taken from getenv (os.Getenv in production). All problems are returned in
-// one *Error.
-func LoadFile(path string, getenv func(string) string) (*Config, error) {
+// LoadFile reads, decodes, checks and compiles the file, with the
+// VLLM_SENTINEL_* environment overrides applied. rcv decodes the notifiers.
+// All problems are returned in one *Error.
+func LoadFile(path string, rcv Receivers) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{Problems: []Problem{{File: path, Msg: fmt.Sprintf("cannot read config: %v", unwrapPathError(err))}}}
 	}
-	return Load(path, data, getenv)
+	return Load(path, data, rcv)
 }
 
 func unwrapPathError(err error) error {
@@ -254,11 +259,10 @@ var notifierNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
-// Load decodes and validates data read from file.
-func Load(file string, data []byte, getenv func(string) string) (*Config, error) {
+// Load decodes, checks and compiles data read from file.
+func Load(file string, data []byte, rcv Receivers) (*Config, error) {
 	l := loader{file: file}
-	cfg := defaults()
-	cfg.File = file
+	doc := document{Config: defaults()}
 
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -277,15 +281,20 @@ func Load(file string, data []byte, getenv func(string) string) (*Config, error)
 
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
+	if err := dec.Decode(&doc); err != nil {
 		l.yamlError(err)
 	}
-	l.applyEnv(&cfg, getenv)
-	l.validate(&cfg)
+	cfg := &doc.Config
+	cfg.File = file
+	l.applyEnv(cfg)
+	l.checkSettings(cfg)
+	l.compileRules(cfg, doc.SLOs, doc.Indicators)
+	l.compileNotifiers(cfg, doc.Notifiers, rcv)
+	l.compileRoutes(cfg, doc.Routes)
 	if len(l.problems) > 0 {
 		return nil, l.err()
 	}
-	return &cfg, nil
+	return cfg, nil
 }
 
 func kindName(n *yaml.Node) string {
@@ -435,25 +444,21 @@ func lineOf(n *yaml.Node, path []any) int {
 	return line
 }
 
-// applyEnv overrides scalar settings from VLLM_SENTINEL_<SECTION>_<KEY>. Viper
-// does the environment lookup; the value is decoded with the same YAML types
-// as the file so "5m" or "28d" mean the same in both places.
-func (l *loader) applyEnv(cfg *Config, getenv func(string) string) {
-	if getenv == nil {
-		return
-	}
+// applyEnv overrides scalar settings from VLLM_SENTINEL_<SECTION>_<KEY>,
+// looked up by viper. The value is decoded with the same YAML types as the
+// file so that "5m" or "28d" mean the same in both places.
+func (l *loader) applyEnv(cfg *Config) {
 	v := viper.New()
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
 	for _, key := range envKeys(reflect.TypeOf(*cfg), "") {
-		env := EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key.path, ".", "_"))
-		_ = v.BindEnv(key.path, env)
-		val := getenv(env)
-		if val == "" {
+		if !v.IsSet(key.path) {
 			continue
 		}
+		env := EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key.path, ".", "_"))
 		field := reflect.ValueOf(cfg).Elem().FieldByIndex(key.index)
-		node := &yaml.Node{Kind: yaml.ScalarNode, Value: val}
+		node := &yaml.Node{Kind: yaml.ScalarNode, Value: v.GetString(key.path)}
 		if err := node.Decode(field.Addr().Interface()); err != nil {
 			msg := err.Error()
 			var te *yaml.TypeError
@@ -502,16 +507,13 @@ func envKeys(t reflect.Type, prefix string) []envKey {
 	return keys
 }
 
-// validate checks what the decoder cannot: ranges, cross-references and
-// PromQL. Each problem names its line.
-func (l *loader) validate(cfg *Config) {
-	p := rules.NewPromQL()
+// checkSettings checks what the decoder cannot in the settings sections:
+// ranges, URLs and the vllm selector.
+func (l *loader) checkSettings(cfg *Config) {
 	if cfg.Global.EvaluationInterval <= 0 {
 		l.at([]any{"global", "evaluation_interval"}, "must be positive")
 	}
-	for _, fe := range rules.CheckLabels([]any{"global", "external_labels"}, cfg.Global.ExternalLabels) {
-		l.at(fe.Path, "%v", fe.Err)
-	}
+	l.fields([]any{"global", "external_labels"}, rules.CheckLabels(nil, cfg.Global.ExternalLabels))
 	if u := cfg.Global.ExternalURL; u != "" {
 		if _, err := parseHTTPURL(u); err != nil {
 			l.at([]any{"global", "external_url"}, "%v", err)
@@ -526,54 +528,72 @@ func (l *loader) validate(cfg *Config) {
 	if err := cfg.Prometheus.HTTPConfig.Validate(); err != nil {
 		l.at([]any{"prometheus", "http_config"}, "%v", err)
 	}
-	if _, err := p.ParseSelector(cfg.VLLM.Selector); err != nil {
+	ms, err := rules.NewPromQL().ParseSelector(cfg.VLLM.Selector)
+	if err != nil {
 		l.at([]any{"vllm", "selector"}, "%v", err)
 	}
+	cfg.VLLM.matchers = ms
 	for i, g := range cfg.VLLM.GroupBy {
 		if !model.LegacyValidation.IsValidLabelName(g) {
 			l.at([]any{"vllm", "group_by", i}, "invalid label name %q", g)
 		}
 	}
+}
 
+// compileRules compiles each SLO and indicator once, placing every problem
+// at its line, and refuses duplicate names.
+func (l *loader) compileRules(cfg *Config, slos []rules.SLOSpec, indicators []rules.IndicatorSpec) {
+	p := rules.NewPromQL()
+	d := rules.Defaults{GroupBy: cfg.VLLM.GroupBy}
+	if cfg.VLLM.matchers != nil {
+		d.Selector = cfg.VLLM.Selector
+	}
 	names := map[string]int{}
-	for i := range cfg.SLOs {
-		s := &cfg.SLOs[i]
-		fes := s.Validate(p, []any{"slos", i})
-		for _, fe := range fes {
-			l.at(fe.Path, "%v", fe.Err)
+	for i, spec := range slos {
+		s, err := rules.Compile(p, spec, d)
+		l.compiled([]any{"slos", i}, err)
+		if s != nil {
+			cfg.SLOs = append(cfg.SLOs, s)
 		}
-		if len(fes) == 0 {
-			// Compiling catches what needs the vllm defaults, e.g. a ratio
-			// expression without a range selector.
-			if _, err := rules.Compile(p, *s, cfg.RuleDefaults()); err != nil {
-				l.at([]any{"slos", i}, "%v", err)
-			}
-		}
-		if j, dup := names[s.Name]; dup && s.Name != "" {
-			l.at([]any{"slos", i, "name"}, "duplicate SLO name %q (first defined at line %d)", s.Name, lineOf(l.root, []any{"slos", j, "name"}))
+		if j, dup := names[spec.Name]; dup && spec.Name != "" {
+			l.at([]any{"slos", i, "name"}, "duplicate SLO name %q (first defined at line %d)", spec.Name, lineOf(l.root, []any{"slos", j, "name"}))
 		} else {
-			names[s.Name] = i
+			names[spec.Name] = i
 		}
 	}
 	inames := map[string]int{}
-	for i := range cfg.Indicators {
-		s := &cfg.Indicators[i]
-		fes := s.Validate(p, []any{"indicators", i})
-		for _, fe := range fes {
-			l.at(fe.Path, "%v", fe.Err)
+	for i, spec := range indicators {
+		in, err := rules.CompileIndicator(p, spec, d)
+		l.compiled([]any{"indicators", i}, err)
+		if in != nil {
+			cfg.Indicators = append(cfg.Indicators, in)
 		}
-		if len(fes) == 0 {
-			if _, err := rules.CompileIndicator(p, *s, cfg.RuleDefaults()); err != nil {
-				l.at([]any{"indicators", i}, "%v", err)
-			}
-		}
-		if j, dup := inames[s.Name]; dup && s.Name != "" {
-			l.at([]any{"indicators", i, "name"}, "duplicate indicator name %q (first defined at line %d)", s.Name, lineOf(l.root, []any{"indicators", j, "name"}))
+		if j, dup := inames[spec.Name]; dup && spec.Name != "" {
+			l.at([]any{"indicators", i, "name"}, "duplicate indicator name %q (first defined at line %d)", spec.Name, lineOf(l.root, []any{"indicators", j, "name"}))
 		} else {
-			inames[s.Name] = i
+			inames[spec.Name] = i
 		}
 	}
-	l.validateNotifiers(cfg)
+}
+
+// compiled places the problems of a compile at their lines below root.
+func (l *loader) compiled(root []any, err error) {
+	if err == nil {
+		return
+	}
+	var fes rules.FieldErrors
+	if errors.As(err, &fes) {
+		l.fields(root, fes)
+		return
+	}
+	l.at(root, "%v", err)
+}
+
+// fields places problems whose paths are relative to root.
+func (l *loader) fields(root []any, fes rules.FieldErrors) {
+	for _, fe := range fes {
+		l.at(append(append([]any(nil), root...), fe.Path...), "%v", fe.Err)
+	}
 }
 
 func parseHTTPURL(s string) (*url.URL, error) {
@@ -587,11 +607,18 @@ func parseHTTPURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-func (l *loader) validateNotifiers(cfg *Config) {
+// compileNotifiers checks each entry's name and type here, and hands the
+// rest of the entry to its receiver type.
+func (l *loader) compileNotifiers(cfg *Config, entries []yaml.Node, rcv Receivers) {
 	byName := map[string]bool{}
-	for i := range cfg.Notifiers {
-		n := &cfg.Notifiers[i]
+	for i := range entries {
+		node := &entries[i]
 		at := func(elems ...any) []any { return append([]any{"notifiers", i}, elems...) }
+		if node.Kind != yaml.MappingNode {
+			l.add(node.Line, rules.PathString(at()), "a notifier must be a mapping with name and type")
+			continue
+		}
+		n := Notifier{Name: scalarValue(node, "name"), Type: scalarValue(node, "type")}
 		if n.Name == "" {
 			l.at(at("name"), "a notifier needs a name")
 		} else if !notifierNameRE.MatchString(n.Name) {
@@ -601,109 +628,111 @@ func (l *loader) validateNotifiers(cfg *Config) {
 			l.at(at("name"), "duplicate notifier name %q", n.Name)
 		}
 		byName[n.Name] = true
-		switch n.Type {
-		case NotifierAlertmanager:
-			if len(n.URLs) == 0 {
-				l.at(at("urls"), "an alertmanager notifier needs urls")
-			}
-			for j, u := range n.URLs {
-				if _, err := parseHTTPURL(u); err != nil {
-					l.at(at("urls", j), "%v", err)
-				}
-			}
-			// Alertmanager groups, repeats and decides about resolves in
-			// its own routes; settings here would be silently ignored.
-			for _, f := range []struct {
-				name string
-				set  bool
-			}{{"group_by", n.GroupBy != nil}, {"group_wait", n.GroupWait != 0}, {"group_interval", n.GroupInterval != 0},
-				{"repeat_interval", n.RepeatInterval != 0}, {"send_resolved", n.SendResolved != nil}} {
-				if f.set {
-					l.at(at(f.name), "%s does not apply to an alertmanager notifier: set it in Alertmanager's route", f.name)
-				}
-			}
-		case NotifierSlack:
-			if n.URL != "" {
-				l.at(at("url"), "put the Slack webhook URL in a file and name it in webhook_url_file: it is a secret")
-			}
-			l.readSecret(at("webhook_url_file"), n.WebhookURLFile, &n.secretURL, true)
-		case NotifierWebhook:
-			switch {
-			case n.URL != "" && n.URLFile != "":
-				l.at(at("url_file"), "set url or url_file, not both")
-			case n.URL != "":
-				if _, err := parseHTTPURL(n.URL); err != nil {
-					l.at(at("url"), "%v", err)
-				}
-			default:
-				l.readSecret(at("url_file"), n.URLFile, &n.secretURL, true)
-			}
-			if n.SecretFile != "" {
-				l.readSecret(at("secret_file"), n.SecretFile, &n.signingKey, false)
-				if n.signingKey != "" {
-					if _, err := webhook.ParseSigningKey(n.signingKey); err != nil {
-						// The parser's error never quotes the key.
-						l.at(at("secret_file"), "signing key in %s: %v", n.SecretFile, err)
-					}
-				}
-			}
-		case "":
-			l.at(at("type"), "type is required: alertmanager, slack or webhook")
-		default:
-			l.at(at("type"), "unknown notifier type %q (want alertmanager, slack or webhook)", n.Type)
+		types := "alertmanager, slack or webhook"
+		if rcv != nil {
+			types = strings.Join(rcv.Types(), ", ")
 		}
-		if n.HTTPConfig != nil {
-			if err := n.HTTPConfig.Validate(); err != nil {
-				l.at(at("http_config"), "%v", err)
-			}
+		switch {
+		case n.Type == "":
+			l.at(at("type"), "type is required: %s", types)
+			continue
+		case rcv == nil || !slices.Contains(rcv.Types(), n.Type):
+			l.at(at("type"), "unknown notifier type %q (want %s)", n.Type, types)
+			continue
 		}
-		for j, g := range n.GroupBy {
-			if !model.LegacyValidation.IsValidLabelName(g) && g != "..." {
-				l.at(at("group_by", j), "invalid label name %q", g)
-			}
+		settings, err := rcv.Decode(n.Type, node)
+		if err != nil {
+			l.receiverError(at(), err)
+			continue
+		}
+		n.Settings = settings
+		cfg.Notifiers = append(cfg.Notifiers, n)
+	}
+}
+
+// scalarValue is the value of key in a mapping node, if it is a scalar.
+func scalarValue(n *yaml.Node, key string) string {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key && n.Content[i+1].Kind == yaml.ScalarNode {
+			return n.Content[i+1].Value
 		}
 	}
-	for i, r := range cfg.Routes {
+	return ""
+}
+
+// fieldError is how a receiver names the field a problem is about, relative
+// to its entry.
+type fieldError interface {
+	FieldPath() []any
+	Unwrap() error
+}
+
+// receiverError places a receiver's problems: decoder messages carry their
+// lines, field errors their paths below the entry.
+func (l *loader) receiverError(root []any, err error) {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			l.receiverError(root, e)
+		}
+		return
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		l.yamlError(te)
+		return
+	}
+	var fe fieldError
+	if errors.As(err, &fe) {
+		l.at(append(append([]any(nil), root...), fe.FieldPath()...), "%v", fe.Unwrap())
+		return
+	}
+	l.at(root, "%v", err)
+}
+
+// compileRoutes checks that routes name known notifiers and compiles their
+// regular expressions, once.
+func (l *loader) compileRoutes(cfg *Config, routes []RouteConfig) {
+	// A notifier refused above is still a name the routes may use: what is
+	// wrong with it is said once, at the notifier.
+	known := map[string]bool{}
+	for _, name := range l.notifierNames() {
+		known[name] = true
+	}
+	for i, r := range routes {
+		rt := Route{Match: r.Match, MatchRE: map[string]*regexp.Regexp{}, Notifiers: r.Notifiers, Continue: r.Continue}
 		for j, name := range r.Notifiers {
-			if !byName[name] {
+			if !known[name] {
 				l.at([]any{"routes", i, "notifiers", j}, "unknown notifier %q", name)
 			}
 		}
 		if len(r.Notifiers) == 0 {
 			l.at([]any{"routes", i}, "a route needs notifiers")
 		}
-		for _, fe := range rules.CheckLabels([]any{"routes", i, "match"}, r.Match) {
-			l.at(fe.Path, "%v", fe.Err)
-		}
-		for k, re := range r.MatchRE {
-			if _, err := regexp.Compile("^(?:" + re + ")$"); err != nil {
-				l.at([]any{"routes", i, "match_re", k}, "invalid regular expression %q: %v", re, err)
+		l.fields([]any{"routes", i, "match"}, rules.CheckLabels(nil, r.Match))
+		for _, k := range slices.Sorted(maps.Keys(r.MatchRE)) {
+			re, err := regexp.Compile("^(?:" + r.MatchRE[k] + ")$")
+			if err != nil {
+				l.at([]any{"routes", i, "match_re", k}, "invalid regular expression %q: %v", r.MatchRE[k], err)
+				continue
 			}
+			rt.MatchRE[k] = re
 		}
+		cfg.Routes = append(cfg.Routes, rt)
 	}
 }
 
-// readSecret reads a secret file. The error names the file, never its content.
-func (l *loader) readSecret(path []any, file string, dst *string, isURL bool) {
-	if file == "" {
-		l.at(path, "required")
-		return
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		l.at(path, "cannot read secret file %s: %v", file, unwrapPathError(err))
-		return
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		l.at(path, "secret file %s is empty", file)
-		return
-	}
-	if isURL {
-		if _, err := parseHTTPURL(s); err != nil {
-			l.at(path, "secret file %s does not hold an http(s) URL", file)
-			return
+// notifierNames are the names written in the notifiers list.
+func (l *loader) notifierNames() []string {
+	var out []string
+	for i := 0; i+1 < len(l.root.Content); i += 2 {
+		if l.root.Content[i].Value != "notifiers" || l.root.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, n := range l.root.Content[i+1].Content {
+			if n.Kind == yaml.MappingNode {
+				out = append(out, scalarValue(n, "name"))
+			}
 		}
 	}
-	*dst = s
+	return out
 }

@@ -4,22 +4,29 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
+	slacknotify "github.com/vllm-sentinel/vllm-sentinel/notify/slack"
+	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
-func noEnv(string) string { return "" }
+// rcv is the registry the daemon passes: notifier entries are decoded by
+// their receiver packages.
+var rcv = receivers.New()
 
 func TestExampleConfigIsValid(t *testing.T) {
-	cfg, err := LoadFile("../configs/example.yaml", noEnv)
+	cfg, err := LoadFile("../configs/example.yaml", rcv)
 	if err != nil {
 		t.Fatalf("example config: %v", err)
 	}
 	if len(cfg.SLOs) != 2 || cfg.SLOs[0].Objective.Budget() != 0.01 || cfg.SLOs[1].Objective.Budget() != 0.001 {
 		t.Errorf("unexpected SLOs: %+v", cfg.SLOs)
 	}
-	if !cfg.SLOs[0].Alerting.Windows.Default {
+	if !reflect.DeepEqual(cfg.SLOs[0].Windows, rules.DefaultWindows(cfg.SLOs[0].PeriodLength(), "critical", "warning")) {
 		t.Error("windows: default not decoded")
 	}
 }
@@ -37,18 +44,18 @@ slos:
       labels: {Team: Inference}
       annotations: {Runbook_URL: https://example/Runbook}
 `
-	cfg, err := Load("case.yaml", []byte(src), noEnv)
+	cfg, err := Load("case.yaml", []byte(src), rcv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Global.ExternalLabels["Cluster"] != "Prod-EU" {
 		t.Errorf("external labels lost case: %v", cfg.Global.ExternalLabels)
 	}
-	if cfg.SLOs[0].Alerting.Labels["Team"] != "Inference" {
-		t.Errorf("labels lost case: %v", cfg.SLOs[0].Alerting.Labels)
+	if cfg.SLOs[0].Labels["Team"] != "Inference" {
+		t.Errorf("labels lost case: %v", cfg.SLOs[0].Labels)
 	}
-	if cfg.SLOs[0].Alerting.Annotations["Runbook_URL"] != "https://example/Runbook" {
-		t.Errorf("annotations lost case: %v", cfg.SLOs[0].Alerting.Annotations)
+	if a := cfg.SLOs[0].Annotations["Runbook_URL"]; a == nil || a.Text() != "https://example/Runbook" {
+		t.Errorf("annotations lost case: %v", cfg.SLOs[0].Annotations)
 	}
 }
 
@@ -61,7 +68,10 @@ func TestEnvOverrides(t *testing.T) {
 		"VLLM_SENTINEL_WEB_LISTEN_ADDRESS":         "127.0.0.1:1234",
 		"VLLM_SENTINEL_STATE_PATH":                 "/tmp/state",
 	}
-	cfg, err := LoadFile("../configs/example.yaml", func(k string) string { return env[k] })
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	cfg, err := LoadFile("../configs/example.yaml", rcv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,12 +80,8 @@ func TestEnvOverrides(t *testing.T) {
 		cfg.Web.ListenAddress != "127.0.0.1:1234" || cfg.State.Path != "/tmp/state" {
 		t.Errorf("overrides not applied: %+v", cfg)
 	}
-	_, err = LoadFile("../configs/example.yaml", func(k string) string {
-		if k == "VLLM_SENTINEL_GLOBAL_EVALUATION_INTERVAL" {
-			return "soon"
-		}
-		return ""
-	})
+	t.Setenv("VLLM_SENTINEL_GLOBAL_EVALUATION_INTERVAL", "soon")
+	_, err = LoadFile("../configs/example.yaml", rcv)
 	if err == nil || !strings.Contains(err.Error(), "VLLM_SENTINEL_GLOBAL_EVALUATION_INTERVAL") {
 		t.Errorf("bad env value: got %v", err)
 	}
@@ -99,7 +105,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"invalid-many.yaml", []string{`:3: unknown field "colour"`, `:5: slos[0].objective: objective is required`, `:12: slos[1].sli: set exactly one of latency or ratio`, `:22: routes[0].notifiers[0]: unknown notifier "pager"`}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			_, err := LoadFile(filepath.Join("testdata", tc.file), noEnv)
+			_, err := LoadFile(filepath.Join("testdata", tc.file), rcv)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -133,7 +139,7 @@ notifiers:
   - {name: other, type: slack, webhook_url_file: ` + bad + `}
   - {name: missing, type: webhook, url_file: ` + filepath.Join(dir, "nope") + `}
 `
-	_, err := Load("s.yaml", []byte(src), noEnv)
+	_, err := Load("s.yaml", []byte(src), rcv)
 	if err == nil {
 		t.Fatal("bad secret accepted")
 	}
@@ -143,11 +149,11 @@ notifiers:
 	if !strings.Contains(err.Error(), "s.yaml:4: notifiers[1].webhook_url_file") || !strings.Contains(err.Error(), "s.yaml:5: notifiers[2].url_file: cannot read secret file") {
 		t.Errorf("unexpected errors: %v", err)
 	}
-	cfg, err := Load("s.yaml", []byte("notifiers:\n  - {name: oncall, type: slack, webhook_url_file: "+slack+"}\n"), noEnv)
+	cfg, err := Load("s.yaml", []byte("notifiers:\n  - {name: oncall, type: slack, webhook_url_file: "+slack+"}\n"), rcv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.Notifiers[0].SecretURL(); got != "https://hooks.slack.example/services/T000/B000/XXXXSECRET" {
+	if got := cfg.Notifiers[0].Settings.(*slacknotify.Config).WebhookURL(); got != "https://hooks.slack.example/services/T000/B000/XXXXSECRET" {
 		t.Errorf("secret url %q", got)
 	}
 }

@@ -64,8 +64,21 @@ type Alert struct {
 	KeepFiringSince time.Time `json:"keep_firing_since,omitzero"`
 	ResolvedAt      time.Time `json:"resolved_at,omitzero"`
 	LastSentAt      time.Time `json:"last_sent_at,omitzero"`
-	// sentState is what receivers last heard, so a change is sent at once.
-	SentState AlertState `json:"sent_state"`
+}
+
+// SentState is what receivers last heard of the alert, so that a change is
+// sent at once. It follows from the times: a send since the alert fired
+// told them firing, one since it resolved told them resolved.
+func (a *Alert) SentState() AlertState {
+	switch {
+	case a.LastSentAt.IsZero():
+		return StateInactive
+	case a.State == StateInactive && !a.LastSentAt.Before(a.ResolvedAt):
+		return StateInactive
+	case !a.FiredAt.IsZero() && !a.LastSentAt.Before(a.FiredAt):
+		return StateFiring
+	}
+	return StateInactive
 }
 
 // Condition is an alert whose expression holds at this evaluation.
@@ -111,7 +124,7 @@ func (s *AlertSet) Update(ts time.Time, conds []Condition) {
 		seen[fp] = true
 		a, ok := s.Active[fp]
 		if !ok || (a.State == StateInactive) {
-			a = &Alert{Labels: c.Labels, State: StatePending, ActiveAt: ts, SentState: sentStateOf(a)}
+			a = &Alert{Labels: c.Labels, State: StatePending, ActiveAt: ts}
 			if ok {
 				a.LastSentAt = s.Active[fp].LastSentAt
 			}
@@ -152,13 +165,6 @@ func (s *AlertSet) Update(ts time.Time, conds []Condition) {
 	}
 }
 
-func sentStateOf(a *Alert) AlertState {
-	if a == nil {
-		return StateInactive
-	}
-	return a.SentState
-}
-
 // Due returns the alerts to send at ts as receivers expect them, and marks
 // them sent. Firing alerts go out when they first fire and every resend
 // interval after, with endsAt far enough ahead to survive missed cycles;
@@ -168,18 +174,19 @@ func (s *AlertSet) Due(ts time.Time, resend, evalInterval time.Duration, generat
 	validFor := 4 * max(resend, evalInterval)
 	for _, a := range s.sorted() {
 		var send bool
+		sent := a.SentState()
 		switch a.State {
 		case StateFiring:
-			send = a.SentState != StateFiring || ts.Sub(a.LastSentAt) >= resend
+			send = sent != StateFiring || ts.Sub(a.LastSentAt) >= resend
 		case StateInactive:
 			if a.ResolvedAt.IsZero() {
 				continue
 			}
 			// A resolve nobody heard of a firing alert need not be sent.
-			if a.SentState != StateFiring && a.LastSentAt.IsZero() {
+			if sent != StateFiring && a.LastSentAt.IsZero() {
 				continue
 			}
-			send = a.SentState == StateFiring || ts.Sub(a.LastSentAt) >= resend
+			send = sent == StateFiring || ts.Sub(a.LastSentAt) >= resend
 		default:
 			continue
 		}
@@ -198,7 +205,6 @@ func (s *AlertSet) Due(ts time.Time, resend, evalInterval time.Duration, generat
 			ma.EndsAt = a.ResolvedAt
 		}
 		a.LastSentAt = ts
-		a.SentState = a.State
 		out = append(out, ma)
 	}
 	return out

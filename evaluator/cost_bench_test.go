@@ -87,7 +87,7 @@ func BenchmarkCycleQueryCost(b *testing.B) {
 	ev := evaluator.New(sq, slos, nil, evaluator.Options{})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res := ev.Eval(context.Background(), end)
+		res, _ := ev.Eval(context.Background(), end)
 		if len(res.Errors) > 0 || len(res.SLOs) != 8 {
 			b.Fatalf("evaluation: %d results, errors %+v", len(res.SLOs), res.Errors)
 		}

@@ -47,16 +47,27 @@ func New(q Querier, slos []*rules.SLO, indicators []*rules.Indicator, opts Optio
 func (e *Evaluator) Names() *Names { return e.opts.Names }
 
 // Eval evaluates every SLO and indicator at ts. One that fails is reported
-// in Result.Errors and does not stop the others.
-func (e *Evaluator) Eval(ctx context.Context, ts time.Time) *Result {
+// in Result.Errors and does not stop the others. The error is the probe's:
+// metric-name detection is the first query of every evaluation, so its
+// failure says that Prometheus does not answer at all, even with no SLO
+// configured.
+func (e *Evaluator) Eval(ctx context.Context, ts time.Time) (*Result, error) {
 	res := &Result{Time: ts, SLOs: []SLOResult{}, Indicators: []IndicatorResult{}}
-	if err := e.opts.Names.Detect(ctx, e.q, ts); err != nil {
-		res.detectErr = err
-		e.opts.Logger.Warn("metric name detection failed; keeping the previous names", "err", err)
+	probeErr := e.opts.Names.Detect(ctx, e.q, ts)
+	if probeErr != nil {
+		e.opts.Logger.Warn("metric name detection failed; keeping the previous names", "err", probeErr)
 	}
 	e.evalSLOs(ctx, ts, res)
-	e.evalIndicators(ctx, e.q, ts, res)
-	return res
+	e.evalIndicators(ctx, ts, res)
+	return res, probeErr
+}
+
+// over returns a copy of the evaluator that queries q: a replay of past
+// times through a range cache.
+func (e *Evaluator) over(q Querier) *Evaluator {
+	cp := *e
+	cp.q = q
+	return &cp
 }
 
 func (e *Evaluator) evalSLOs(ctx context.Context, ts time.Time, res *Result) {

@@ -16,7 +16,7 @@ import (
 // evalIndicators runs each indicator's condition and value queries at ts.
 // An indicator whose metric is absent is reported as such, not evaluated:
 // an absent metric is not zero.
-func (e *Evaluator) evalIndicators(ctx context.Context, q Querier, ts time.Time, res *Result) {
+func (e *Evaluator) evalIndicators(ctx context.Context, ts time.Time, res *Result) {
 	absent := map[string]bool{}
 	for _, a := range e.opts.Names.Absent() {
 		absent[a] = true
@@ -35,7 +35,7 @@ func (e *Evaluator) evalIndicators(ctx context.Context, q Querier, ts time.Time,
 			})
 			continue
 		}
-		rs, err := e.evalIndicator(ctx, q, in, ts)
+		rs, err := e.evalIndicator(ctx, in, ts)
 		if err != nil {
 			ee := EvalError{Indicator: in.Name, Error: err.Error(), Unavailable: Retriable(err)}
 			var qe *QueryError
@@ -50,7 +50,8 @@ func (e *Evaluator) evalIndicators(ctx context.Context, q Querier, ts time.Time,
 	}
 }
 
-func (e *Evaluator) evalIndicator(ctx context.Context, q Querier, in *rules.Indicator, ts time.Time) ([]IndicatorResult, error) {
+func (e *Evaluator) evalIndicator(ctx context.Context, in *rules.Indicator, ts time.Time) ([]IndicatorResult, error) {
+	q := e.q
 	cq := in.Query(e.promql, e.opts.Names.Name)
 	cond, err := vector(ctx, q, cq, ts)
 	if err != nil {
@@ -70,7 +71,7 @@ func (e *Evaluator) evalIndicator(ctx context.Context, q Querier, in *rules.Indi
 	for _, s := range values {
 		ls := groupOf(s.Metric)
 		r := IndicatorResult{Indicator: in.Name, Labels: map[string]string{"indicator": in.Name}, Value: Float(s.Value),
-			Threshold: Float(in.Threshold()), Active: active[ls.Fingerprint()], State: StateInactive.String()}
+			Threshold: Float(in.Threshold()), Active: active[ls.Fingerprint()]}
 		for k, v := range ls {
 			r.Labels[string(k)] = string(v)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/simtest"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
 )
@@ -85,7 +86,7 @@ func TestEvalMatchesDirectPromQL(t *testing.T) {
 
 	checked := 0
 	for _, ts := range []time.Time{start.Add(70 * time.Minute), start.Add(85 * time.Minute), start.Add(3*time.Hour + 30*time.Second)} {
-		res := ev.Eval(context.Background(), ts)
+		res, _ := ev.Eval(context.Background(), ts)
 		if len(res.Errors) > 0 {
 			t.Fatalf("at %s: %+v", ts, res.Errors)
 		}
@@ -134,7 +135,7 @@ func TestEvalMatchesDirectPromQL(t *testing.T) {
 	// bound of vLLM's TTFT histogram and is refused with its neighbours.
 	twoSec := ttftSpec(t)
 	twoSec.SLI.Latency.Threshold = 2
-	res := evaluator.New(evaluator.NewAPIQuerier(api, nil), []*rules.SLO{mustSLO(t, twoSec)}, nil, evaluator.Options{}).Eval(context.Background(), start.Add(2*time.Hour))
+	res, _ := evaluator.New(evaluator.NewAPIQuerier(api, nil), []*rules.SLO{mustSLO(t, twoSec)}, nil, evaluator.Options{}).Eval(context.Background(), start.Add(2*time.Hour))
 	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error, "threshold 2 is not a bucket bound of vllm:time_to_first_token_seconds (nearest bounds 1.0 and 2.5)") {
 		t.Errorf("threshold 2s: %+v", res.Errors)
 	}
@@ -174,31 +175,15 @@ func TestHealthyWeekFiresNothing(t *testing.T) {
 	end := start.Add(7 * 24 * time.Hour)
 	prom := simtest.Prometheus(t, sim.Config{Scenario: sim.ScenarioHealthy, Seed: 3}, start, end)
 	api := prom.API(t)
-	cfg, err := config.LoadFile("../configs/example.yaml", func(string) string { return "" })
+	cfg, err := config.LoadFile("../configs/example.yaml", receivers.New())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := rules.NewPromQL()
-	var slos []*rules.SLO
-	for _, spec := range cfg.SLOs {
-		s, err := rules.Compile(p, spec, cfg.RuleDefaults())
-		if err != nil {
-			t.Fatal(err)
-		}
-		slos = append(slos, s)
-	}
+	slos := cfg.SLOs
 	strict := ttftSpec(t)
 	strict.Name, strict.Objective = "ttft-strict", mustObjective(t, "99.9")
 	slos = append(slos, mustSLO(t, strict))
-	var inds []*rules.Indicator
-	for _, spec := range cfg.Indicators {
-		in, err := rules.CompileIndicator(p, spec, cfg.RuleDefaults())
-		if err != nil {
-			t.Fatal(err)
-		}
-		inds = append(inds, in)
-	}
-	rep := backtest(t, api, slos, inds, start.Add(time.Hour), end, 5*time.Minute)
+	rep := backtest(t, api, slos, cfg.Indicators, start.Add(time.Hour), end, 5*time.Minute)
 	for _, tr := range rep.Transitions {
 		if !strings.HasPrefix(tr.Alertname, "Sentinel") {
 			t.Errorf("healthy week: %s %s at %s (value %v)", tr.To, tr.Labels, tr.Time, tr.Value)

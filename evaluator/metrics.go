@@ -2,7 +2,6 @@ package evaluator
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -10,18 +9,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+
+	"github.com/vllm-sentinel/vllm-sentinel/internal/promreg"
 )
 
 // register registers c, or returns the collector already registered under
 // the same descriptors: an engine rebuilt on reload keeps its counters.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
+	c, err := promreg.Register(reg, c)
+	if err != nil {
 		panic(err) // a descriptor clash between our own metrics: a programming error
 	}
 	return c
@@ -70,14 +66,14 @@ func newEngineMetrics(reg prometheus.Registerer, e *Engine) *engineMetrics {
 	return m
 }
 
-func (m *engineMetrics) observeCycle(d time.Duration, res *Result, probeErr error) {
+func (m *engineMetrics) observeCycle(d time.Duration, rep *Report) {
 	m.evalDuration.Observe(d.Seconds())
 	m.evaluations.Inc()
-	m.lastEval.Set(float64(res.Time.UnixNano()) / 1e9)
-	for _, se := range res.Errors {
+	m.lastEval.Set(float64(rep.Time.UnixNano()) / 1e9)
+	for _, se := range rep.Errors {
 		m.sloFailures.WithLabelValues(se.SLO).Inc()
 	}
-	if probeErr == nil {
+	if rep.ProbeError == nil {
 		m.prometheusUp.Set(1)
 	} else {
 		m.prometheusUp.Set(0)

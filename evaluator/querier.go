@@ -10,6 +10,8 @@ import (
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/vllm-sentinel/vllm-sentinel/internal/clock"
 )
 
 // Querier runs an instant query at an explicit time. It is all the evaluator
@@ -90,18 +92,7 @@ func WithRetry(q Querier, p RetryPolicy) Querier {
 	if p.Attempts < 1 {
 		p.Attempts = 1
 	}
-	return &retryQuerier{q: q, policy: p, sleep: sleepCtx}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return &retryQuerier{q: q, policy: p, sleep: clock.Sleep}
 }
 
 func (r *retryQuerier) Query(ctx context.Context, q string, ts time.Time) (model.Value, error) {

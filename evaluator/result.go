@@ -23,9 +23,6 @@ type Result struct {
 	// Errors are SLOs that could not be evaluated this time; the others
 	// were.
 	Errors []EvalError `json:"errors,omitempty"`
-	// detectErr is the metric-name detection's error: its query is the
-	// cycle's first, and tells whether Prometheus answers at all.
-	detectErr error
 }
 
 // EvalError is an SLO or indicator whose evaluation failed.
@@ -47,10 +44,19 @@ type IndicatorResult struct {
 	Labels    map[string]string `json:"labels"`
 	Value     Float             `json:"value"`
 	Threshold Float             `json:"threshold"`
-	// Active says the condition holds at this evaluation; State is where
-	// the alert is in its lifecycle (inactive, pending, firing).
-	Active bool   `json:"active"`
-	State  string `json:"state"`
+	// Active says the condition holds at this evaluation.
+	Active bool `json:"active"`
+}
+
+// Group is the result's group: its labels without the indicator's name.
+func (r IndicatorResult) Group() map[string]string {
+	out := make(map[string]string, len(r.Labels))
+	for k, v := range r.Labels {
+		if k != "indicator" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // SLOResult is one SLO for one group (e.g. one model).
@@ -92,6 +98,11 @@ type FiringPair struct {
 	Factor        float64        `json:"factor"`
 	LongBurnRate  float64        `json:"long_burn_rate"`
 	ShortBurnRate float64        `json:"short_burn_rate"`
+}
+
+// Window is the pair as the rules describe it.
+func (f FiringPair) Window() rules.Window {
+	return rules.Window{Long: f.LongWindow.D(), Short: f.ShortWindow.D(), Factor: f.Factor, Tier: f.Tier, Severity: f.Severity}
 }
 
 // Duration prints as Prometheus writes durations (4d3h) in JSON and tables,

@@ -75,7 +75,7 @@ func (f *bucketFake) Query(_ context.Context, q string, _ time.Time) (model.Valu
 func TestThresholdMustBeABucketBound(t *testing.T) {
 	f := &bucketFake{les: vllmTTFTBounds}
 	e := New(f, []*rules.SLO{compile(t, latencySpec(2, ""))}, nil, Options{})
-	res := e.Eval(context.Background(), time.Unix(1e9, 0))
+	res, _ := e.Eval(context.Background(), time.Unix(1e9, 0))
 	if len(res.Errors) != 1 {
 		t.Fatalf("want one error, got %+v", res)
 	}
@@ -109,7 +109,7 @@ func TestBurnRatesPairsAndBudget(t *testing.T) {
 	f.counts["5m"] = window(map[string]float64{"1.0": 50, "+Inf": 100})
 	f.counts["1h"] = window(map[string]float64{"1.0": 800, "+Inf": 1000})
 	e := New(f, []*rules.SLO{compile(t, latencySpec(1, ""))}, nil, Options{})
-	res := e.Eval(context.Background(), time.Unix(1e9, 0))
+	res, _ := e.Eval(context.Background(), time.Unix(1e9, 0))
 	if len(res.Errors) > 0 || len(res.SLOs) != 1 {
 		t.Fatalf("%+v", res)
 	}
@@ -133,7 +133,7 @@ func TestBurnRatesPairsAndBudget(t *testing.T) {
 
 	// Exhausted budget: exhaustion is zero, not negative.
 	f.counts["4w"] = window(map[string]float64{"1.0": 980, "+Inf": 1000})
-	r = e.Eval(context.Background(), time.Unix(1e9, 0)).SLOs[0]
+	r = mustEval(e, time.Unix(1e9, 0)).SLOs[0]
 	if *r.BudgetRemaining != -1 || r.Exhaustion == nil || *r.Exhaustion != 0 {
 		t.Errorf("exhausted: remaining %v exhaustion %v", *r.BudgetRemaining, r.Exhaustion)
 	}
@@ -146,7 +146,7 @@ func TestExhaustionForecast(t *testing.T) {
 		"1h": window(map[string]float64{"1.0": 98, "+Inf": 100}),
 	}}
 	e := New(f, []*rules.SLO{compile(t, latencySpec(1, ""))}, nil, Options{})
-	r := e.Eval(context.Background(), time.Unix(1e9, 0)).SLOs[0]
+	r := mustEval(e, time.Unix(1e9, 0)).SLOs[0]
 	// Half of a 28d budget at burn rate 2: 7 days.
 	if r.Exhaustion == nil || time.Duration(*r.Exhaustion) != 7*24*time.Hour {
 		t.Errorf("exhaustion %v, want 7d", r.Exhaustion)
@@ -164,7 +164,7 @@ func TestMinEventsKeepsLowTrafficQuiet(t *testing.T) {
 	few := window(map[string]float64{"1.0": 2, "+Inf": 3})
 	f := &bucketFake{les: vllmTTFTBounds, counts: map[string]map[string]map[string]float64{"5m": few, "1h": few, "4w": few}}
 	e := New(f, []*rules.SLO{compile(t, latencySpec(1, ""))}, nil, Options{})
-	r := e.Eval(context.Background(), time.Unix(1e9, 0)).SLOs[0]
+	r := mustEval(e, time.Unix(1e9, 0)).SLOs[0]
 	if len(r.Firing) != 0 || r.State != StateOK {
 		t.Errorf("fired below min_events: %+v", r)
 	}
@@ -177,7 +177,7 @@ func TestNoTrafficIsNoData(t *testing.T) {
 	zero := window(map[string]float64{"1.0": 0, "+Inf": 0})
 	f := &bucketFake{les: vllmTTFTBounds, counts: map[string]map[string]map[string]float64{"5m": zero, "1h": zero, "4w": zero}}
 	e := New(f, []*rules.SLO{compile(t, latencySpec(1, ""))}, nil, Options{})
-	r := e.Eval(context.Background(), time.Unix(1e9, 0)).SLOs[0]
+	r := mustEval(e, time.Unix(1e9, 0)).SLOs[0]
 	if r.State != StateNoData || r.BudgetRemaining != nil || r.Exhaustion != nil {
 		t.Errorf("no traffic: %+v", r)
 	}
@@ -187,7 +187,7 @@ func TestInterpolatedThresholdIsFlagged(t *testing.T) {
 	all := window(map[string]float64{"1.0": 900, "2.5": 1000, "+Inf": 1000})
 	f := &bucketFake{les: vllmTTFTBounds, counts: map[string]map[string]map[string]float64{"1h": all, "4w": all}}
 	e := New(f, []*rules.SLO{compile(t, latencySpec(1.75, rules.ThresholdInterpolate))}, nil, Options{})
-	r := e.Eval(context.Background(), time.Unix(1e9, 0)).SLOs[0]
+	r := mustEval(e, time.Unix(1e9, 0)).SLOs[0]
 	// Half-way between 1.0 and 2.5: 950 good of 1000.
 	if !r.Approximate || r.Note == "" || math.Abs(*r.Window(time.Hour).ErrorRatio-0.05) > 1e-12 {
 		t.Errorf("interpolated: %+v ratio %v", r, *r.Window(time.Hour).ErrorRatio)
@@ -210,7 +210,7 @@ func TestFailingSLODoesNotStopOthersAndRetries(t *testing.T) {
 	rq := WithRetry(q, RetryPolicy{Attempts: 3})
 	rq.(*retryQuerier).sleep = func(context.Context, time.Duration) error { return nil }
 	e := New(rq, []*rules.SLO{compile(t, errSpec), compile(t, latencySpec(1, ""))}, nil, Options{Parallel: 1})
-	res := e.Eval(context.Background(), time.Unix(1e9, 0))
+	res, _ := e.Eval(context.Background(), time.Unix(1e9, 0))
 	if len(res.SLOs) != 1 || res.SLOs[0].SLO != "ttft" {
 		t.Errorf("the healthy SLO was not evaluated: %+v", res.SLOs)
 	}
@@ -244,8 +244,14 @@ func TestRatioWithoutSeriesIsAbsent(t *testing.T) {
 		SLI: rules.SLISpec{Ratio: &rules.RatioSLI{Errors: `typo_total{finished_reason="error"}`, Total: `typo_total`}}}
 	spec.Objective, _ = rules.ParseObjective("99.9")
 	empty := QuerierFunc(func(context.Context, string, time.Time) (model.Value, error) { return model.Vector{}, nil })
-	res := New(empty, []*rules.SLO{compile(t, spec)}, nil, Options{}).Eval(context.Background(), time.Unix(1e9, 0))
+	res, _ := New(empty, []*rules.SLO{compile(t, spec)}, nil, Options{}).Eval(context.Background(), time.Unix(1e9, 0))
 	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Absent, "typo_total") || len(res.SLOs) != 0 {
 		t.Errorf("absent ratio SLO: %+v", res)
 	}
+}
+
+// mustEval is Eval for tests that look at the result only.
+func mustEval(e *Evaluator, ts time.Time) *Result {
+	res, _ := e.Eval(context.Background(), ts)
+	return res
 }

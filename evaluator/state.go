@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/vllm-sentinel/vllm-sentinel/internal/atomicfile"
 )
 
 // stateVersion changes when the file's shape does; an unknown version is
@@ -17,9 +19,9 @@ const stateVersion = 1
 // stateFile is what survives a restart: the alerts of every rule with their
 // lifecycle timestamps.
 type stateFile struct {
-	Version int                 `json:"version"`
-	SavedAt time.Time           `json:"saved_at"`
-	Rules   map[string][]*Alert `json:"rules"`
+	Version int                  `json:"version"`
+	SavedAt time.Time            `json:"saved_at"`
+	Rules   map[ruleKey][]*Alert `json:"rules"`
 }
 
 // Store keeps alert state in one JSON file under the state directory.
@@ -46,7 +48,7 @@ var ErrCorruptState = errors.New("corrupt state file")
 // cannot be parsed is renamed to alerts.json.corrupt-<unix time> so that
 // nothing is lost and the next save does not overwrite the evidence.
 func (s *Store) Load(now time.Time) (*stateFile, error) {
-	empty := &stateFile{Version: stateVersion, Rules: map[string][]*Alert{}}
+	empty := &stateFile{Version: stateVersion, Rules: map[ruleKey][]*Alert{}}
 	b, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return empty, nil
@@ -66,42 +68,21 @@ func (s *Store) Load(now time.Time) (*stateFile, error) {
 		return empty, fmt.Errorf("%w %s: %v; moved to %s, starting with no alert state", ErrCorruptState, s.path, err, aside)
 	}
 	if sf.Rules == nil {
-		sf.Rules = map[string][]*Alert{}
+		sf.Rules = map[ruleKey][]*Alert{}
 	}
 	return &sf, nil
 }
 
-// Save writes the state atomically: a temporary file, fsync, rename, and a
-// directory fsync, so a crash leaves either the old or the new file whole.
+// Save writes the state atomically: a crash leaves either the old or the
+// new file whole.
 func (s *Store) Save(sf *stateFile) error {
 	sf.Version = stateVersion
 	b, err := json.Marshal(sf)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	dir := filepath.Dir(s.path)
-	tmp, err := os.CreateTemp(dir, ".alerts.json.tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(s.path, b, 0o600); err != nil {
 		return fmt.Errorf("save state: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save state %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save state %s: fsync: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save state %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func TestStoreRoundTripAndCorruptFile(t *testing.T) {
 	s := NewAlertSet(Timing{})
 	s.Update(at(0), []Condition{cond("A")})
 	s.Due(at(0), time.Minute, time.Minute, "")
-	sf.Rules["slo:ttft"] = s.Snapshot()
+	sf.Rules[ruleKey{kindSLO, "ttft"}] = s.Snapshot()
 	sf.SavedAt = at(0)
 	if err := st.Save(sf); err != nil {
 		t.Fatal(err)
@@ -32,8 +32,8 @@ func TestStoreRoundTripAndCorruptFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := got.Rules["slo:ttft"][0]
-	if a.State != StateFiring || !a.FiredAt.Equal(at(0)) || !a.LastSentAt.Equal(at(0)) || a.SentState != StateFiring || a.Labels["alertname"] != "A" {
+	a := got.Rules[ruleKey{kindSLO, "ttft"}][0]
+	if a.State != StateFiring || !a.FiredAt.Equal(at(0)) || !a.LastSentAt.Equal(at(0)) || a.SentState() != StateFiring || a.Labels["alertname"] != "A" {
 		t.Errorf("round trip lost state: %+v", a)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -68,14 +68,14 @@ func TestStoreSavesNonFiniteValues(t *testing.T) {
 	c := cond("A")
 	c.Value = math.Inf(1)
 	s.Update(at(0), []Condition{c})
-	if err := st.Save(&stateFile{SavedAt: at(0), Rules: map[string][]*Alert{"indicator:x": s.Snapshot()}}); err != nil {
+	if err := st.Save(&stateFile{SavedAt: at(0), Rules: map[ruleKey][]*Alert{{kindIndicator, "x"}: s.Snapshot()}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.Load(at(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := float64(got.Rules["indicator:x"][0].Value); !math.IsInf(v, 1) {
+	if v := float64(got.Rules[ruleKey{kindIndicator, "x"}][0].Value); !math.IsInf(v, 1) {
 		t.Errorf("value %v, want +Inf", v)
 	}
 }

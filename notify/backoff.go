@@ -1,7 +1,9 @@
 package notify
 
 import (
-	"context"
+	"cmp"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -15,6 +17,25 @@ type Backoff struct {
 	// MaxRetryAfter caps a receiver's Retry-After, which is honoured up to
 	// there, so that a broken header cannot park a queue for a day.
 	MaxRetryAfter time.Duration
+}
+
+// Resolve fills the zero fields of b, which come from a notifier's
+// options, from def, and checks the result. A zero Max becomes at least
+// Initial, so that setting a long Initial alone is not an error; a zero
+// MaxRetryAfter, in b and def, becomes Max.
+func (b Backoff) Resolve(def Backoff) (Backoff, error) {
+	b.Initial = cmp.Or(b.Initial, def.Initial)
+	if b.Max == 0 {
+		b.Max = max(def.Max, b.Initial)
+	}
+	b.MaxRetryAfter = cmp.Or(b.MaxRetryAfter, def.MaxRetryAfter, b.Max)
+	switch {
+	case b.Initial < 0 || b.Max < 0 || b.MaxRetryAfter < 0:
+		return b, errors.New("backoffs must not be negative")
+	case b.Max < b.Initial:
+		return b, fmt.Errorf("max backoff %s is shorter than backoff %s", b.Max, b.Initial)
+	}
+	return b, nil
 }
 
 // Delay is how long to wait after attempt (from 1) failed with err. The
@@ -32,16 +53,4 @@ func (b Backoff) Delay(attempt int, err error) time.Duration {
 		wait = max(wait, min(ra, b.MaxRetryAfter))
 	}
 	return wait
-}
-
-// Sleep waits for d, or returns ctx's error as soon as ctx ends.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -10,9 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	commoncfg "github.com/prometheus/common/config"
 )
 
 // minScrubLen keeps scrubbing from blanking out short, common strings such
@@ -118,47 +115,3 @@ type transportError struct {
 
 func (e *transportError) Error() string { return e.msg }
 func (e *transportError) Unwrap() error { return e.err }
-
-// Poster posts to one Endpoint with its own HTTP client, a timeout per
-// attempt and the shared counters: the sending that the Slack and webhook
-// notifiers do alike.
-type Poster struct {
-	ep      Endpoint
-	client  *http.Client
-	timeout time.Duration
-	m       *PostMetrics
-}
-
-// NewPoster builds the HTTP client from hc (clientName names it to
-// commoncfg) and registers, or adopts, notifier's metrics for ep.
-func NewPoster(notifier string, ep Endpoint, hc commoncfg.HTTPClientConfig, clientName string, timeout time.Duration, reg prometheus.Registerer) (*Poster, error) {
-	client, err := NewHTTPClient(hc, clientName)
-	if err != nil {
-		return nil, err
-	}
-	m, err := NewPostMetrics(notifier, ep.String(), reg)
-	if err != nil {
-		return nil, err
-	}
-	return &Poster{ep: ep, client: client, timeout: timeout, m: m}, nil
-}
-
-// Post makes one attempt at delivering body, which holds alerts alerts, as
-// Endpoint.Post does. check, when not nil, judges the start of a 2xx answer
-// (Slack answers 200 with a refusal in the body), and a refusal it finds
-// counts as a failed attempt. Attempts cut short by ctx are not counted:
-// they say nothing about the receiver. Attempts that time out are.
-func (p *Poster) Post(ctx context.Context, header http.Header, body []byte, alerts int, now time.Time, check func([]byte) error) error {
-	reqCtx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	// Latency comes from the monotonic clock, not the injected one.
-	start := time.Now()
-	resp, err := p.ep.Post(reqCtx, p.client, header, body, now)
-	if err == nil && check != nil {
-		err = check(resp)
-	}
-	if ctx.Err() == nil {
-		p.m.Observe(alerts, err, time.Since(start))
-	}
-	return err
-}

@@ -1,11 +1,11 @@
 package notify
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vllm-sentinel/vllm-sentinel/internal/promreg"
 )
 
 // The families below are registered by every kind of notifier on the
@@ -38,27 +38,6 @@ const (
 	ReasonPermanentError = "permanent_error"
 )
 
-// Register registers c, or returns the collector already registered under
-// the same descriptors, so that a second notifier of the same name (a config
-// reload) carries on counting where the first stopped. A nil reg registers
-// nothing.
-func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	var zero C
-	return zero, fmt.Errorf("register metrics: %w", err)
-}
-
 // NewDroppedVec returns vllm_sentinel_notifications_dropped_total for
 // notifier, by url and reason, not yet registered.
 func NewDroppedVec(notifier string) *prometheus.CounterVec {
@@ -81,19 +60,19 @@ type PostMetrics struct {
 // them work before the first POST.
 func NewPostMetrics(notifier, url string, reg prometheus.Registerer) (*PostMetrics, error) {
 	cl := prometheus.Labels{"notifier": notifier}
-	notifications, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	notifications, err := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: notificationsName, Help: notificationsHelp, ConstLabels: cl,
 	}, []string{"url", "result"}))
 	if err != nil {
 		return nil, err
 	}
-	requests, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	requests, err := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: requestsName, Help: requestsHelp, ConstLabels: cl,
 	}, []string{"url", "result"}))
 	if err != nil {
 		return nil, err
 	}
-	latency, err := Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	latency, err := promreg.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: latencyName, Help: latencyHelp, ConstLabels: cl, Buckets: prometheus.DefBuckets,
 	}, []string{"url"}))
 	if err != nil {

@@ -2,11 +2,10 @@ package rules
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -119,48 +118,45 @@ func (q *PromQL) exportSLI(s *SLO, names func(string) string, w time.Duration) (
 	return "", "", fmt.Errorf("no SLI")
 }
 
+// exportAlert writes pair w as an alerting rule whose value is the long
+// window's burn rate, so that its summary reads as the daemon's does.
 func (q *PromQL) exportAlert(s *SLO, w Window, external map[string]string) Rule {
 	budget := s.Objective.Budget()
-	threshold := strconv.FormatFloat(w.Factor*budget, 'g', -1, 64)
-	sel := fmt.Sprintf(`{slo=%q}`, s.Name)
-	long, short := RecordErrorRatio+windowSuffix(w.Long)+sel, RecordErrorRatio+windowSuffix(w.Short)+sel
-	events := RecordEvents + windowSuffix(w.Long) + sel
-	expr := fmt.Sprintf("%s > %s and %s > %s and %s >= %s", long, threshold, short, threshold, events, strconv.FormatFloat(s.MinEvents, 'g', -1, 64))
-	// Parse and print so the expression is checked and canonical.
-	if e, err := q.p.ParseExpr(expr); err == nil {
-		expr = e.String()
+	burn := func(window time.Duration) parser.Expr {
+		ratio := recorded(RecordErrorRatio+windowSuffix(window), s.Name)
+		over := &parser.BinaryExpr{Op: parser.DIV, LHS: ratio, RHS: &parser.NumberLiteral{Val: budget}}
+		return &parser.BinaryExpr{Op: parser.GTR, LHS: over, RHS: &parser.NumberLiteral{Val: w.Factor}}
 	}
-	lbls := map[string]string{
-		"severity": w.Severity, "slo_tier": string(w.Tier),
-		"long_window": Duration(w.Long).String(), "short_window": Duration(w.Short).String(),
-	}
-	for k, v := range s.Labels {
-		if _, ok := lbls[k]; !ok {
-			lbls[k] = v
-		}
-	}
+	enough := &parser.BinaryExpr{Op: parser.GTE, LHS: recorded(RecordEvents+windowSuffix(w.Long), s.Name), RHS: &parser.NumberLiteral{Val: s.MinEvents}}
+	expr := and(and(burn(w.Long), burn(w.Short)), enough)
+
+	lbls := s.BurnAlertLabels(w)
+	delete(lbls, "alertname") // the rule's name
 	for k, v := range external {
 		if _, ok := lbls[k]; !ok {
 			lbls[k] = v
 		}
 	}
+	value := `{{ $value | printf "%.2f" }}`
 	ann := map[string]string{
-		"summary": fmt.Sprintf("SLO %s is burning its error budget more than %sx too fast over %s and %s",
-			s.Name, strconv.FormatFloat(w.Factor, 'g', 4, 64), Duration(w.Long), Duration(w.Short)),
-		"description": fmt.Sprintf("Error ratio {{ $value | humanizePercentage }} over the last %s against an objective of %s%%.",
-			Duration(w.Long), s.Objective),
+		"summary": s.BurnSummary(w, "", value),
+		"description": fmt.Sprintf("%s: burn rate %s over %s (fires above %s) against an objective of %s%%.",
+			s.Name, value, Duration(w.Long), FormatFigure(w.Factor), s.Objective),
 	}
-	keys := make([]string, 0, len(s.Annotations))
-	for k := range s.Annotations {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for k, t := range s.Annotations {
 		// The daemon's annotation templates use Go template data Prometheus
 		// does not have; only literal annotations carry over.
-		if !strings.Contains(s.Annotations[k], "{{") {
-			ann[k] = s.Annotations[k]
+		if t.Literal() {
+			ann[k] = t.Text()
 		}
 	}
-	return Rule{Alert: "SLOBurnRate", Expr: expr, Labels: lbls, Annotations: ann}
+	return Rule{Alert: AlertSLOBurnRate, Expr: expr.String(), Labels: lbls, Annotations: ann}
+}
+
+// recorded selects the series a recording rule of slo wrote.
+func recorded(name, slo string) *parser.VectorSelector {
+	return &parser.VectorSelector{Name: name, LabelMatchers: []*labels.Matcher{
+		labels.MustNewMatcher(labels.MatchEqual, "slo", slo),
+		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, name),
+	}}
 }

@@ -21,7 +21,8 @@ type Indicator struct {
 	KeepFiringFor time.Duration
 	GroupBy       []string
 	Labels        map[string]string
-	Annotations   map[string]string
+	// Annotations are the indicator's annotations, parsed.
+	Annotations map[string]*Template
 	// Metrics are the short names of the vLLM metrics the query reads;
 	// an absent one is reported, never read as zero.
 	Metrics []string
@@ -77,20 +78,18 @@ func CamelCase(name string) string {
 	return b.String()
 }
 
-// CompileIndicator validates spec and builds the indicator. Its group_by
-// defaults to the instance and d.GroupBy: indicators are about one server.
+// CompileIndicator validates spec and builds the indicator: the one place
+// an indicator is checked and built. Its group_by defaults to the instance
+// and d.GroupBy: indicators are about one server.
 func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, error) {
-	if fes := spec.Validate(p, nil); len(fes) > 0 {
-		msgs := make([]string, len(fes))
-		for i, fe := range fes {
-			msgs[i] = fe.Error()
-		}
-		return nil, fmt.Errorf("indicator %q: %s", spec.Name, strings.Join(msgs, "; "))
-	}
+	fe := spec.validate(p)
 	in := &Indicator{
 		Name: spec.Name, Alertname: spec.Alertname, Kind: spec.Kind, Severity: spec.Severity,
 		For: spec.For.D(), KeepFiringFor: spec.KeepFiringFor.D(),
-		Labels: spec.Labels, Annotations: spec.Annotations, window: spec.Window.D(),
+		Labels: spec.Labels, Annotations: parseTemplates([]any{"annotations"}, spec.Annotations, &fe), window: spec.Window.D(),
+	}
+	if len(fe) > 0 {
+		return nil, fmt.Errorf("indicator %q: %w", spec.Name, fe)
 	}
 	if in.Alertname == "" {
 		in.Alertname = CamelCase(spec.Name)
@@ -102,12 +101,10 @@ func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, er
 	if in.GroupBy == nil {
 		in.GroupBy = append([]string{"instance"}, d.GroupBy...)
 	}
+	// A bad vllm.selector is the loader's to report, once, at its own line.
+	in.selector, _ = p.ParseSelector(d.Selector)
 	if spec.Expr != "" {
-		e, err := p.ParseExpr(spec.Expr)
-		if err != nil {
-			return nil, fmt.Errorf("indicator %q: %w", spec.Name, err)
-		}
-		in.expr = e
+		in.expr, _ = p.ParseExpr(spec.Expr)
 		in.Kind = "custom"
 		return in, nil
 	}
@@ -130,11 +127,6 @@ func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, er
 		in.Metrics = []string{spec.Metric}
 		in.quantile = spec.Percentile / 100
 	}
-	sel, err := p.ParseSelector(d.Selector)
-	if err != nil {
-		return nil, fmt.Errorf("vllm.selector: %w", err)
-	}
-	in.selector = sel
 	return in, nil
 }
 

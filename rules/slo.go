@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,17 +27,18 @@ type SLO struct {
 	Description string
 	Objective   Objective
 	// Window is the rolling window; zero for calendar SLOs.
-	Window      time.Duration
-	Calendar    string
-	Location    *time.Location
-	MinEvents   float64
-	GroupBy     []string
-	Windows     []Window
-	Selector    []*labels.Matcher
-	Latency     *LatencySLO
-	Ratio       *RatioSLO
-	Labels      map[string]string
-	Annotations map[string]string
+	Window    time.Duration
+	Calendar  Calendar
+	Location  *time.Location
+	MinEvents float64
+	GroupBy   []string
+	Windows   []Window
+	Selector  []*labels.Matcher
+	Latency   *LatencySLO
+	Ratio     *RatioSLO
+	Labels    map[string]string
+	// Annotations are the alerting.annotations, parsed.
+	Annotations map[string]*Template
 }
 
 // LatencySLO counts requests at or below Threshold seconds as good.
@@ -55,33 +55,27 @@ type RatioSLO struct {
 	Total  parser.Expr
 }
 
-// Compile validates spec and turns it into an SLO.
+// Compile validates spec and turns it into an SLO: the one place an SLO is
+// checked and built. Every problem is reported; errors.As finds them as
+// FieldErrors with paths relative to the SLO.
 func Compile(p *PromQL, spec SLOSpec, d Defaults) (*SLO, error) {
-	if fes := spec.Validate(p, nil); len(fes) > 0 {
-		errs := make([]error, len(fes))
-		for i, fe := range fes {
-			errs[i] = fe
-		}
-		return nil, fmt.Errorf("SLO %q: %w", spec.Name, errors.Join(errs...))
-	}
+	fe := spec.validate(p)
 	s := &SLO{
 		Name:        spec.Name,
 		Description: spec.Description,
 		Objective:   spec.Objective,
 		Window:      spec.Window.D(),
-		Calendar:    spec.Calendar,
+		Calendar:    Calendar(spec.Calendar),
 		Location:    time.UTC,
 		MinEvents:   DefaultMinEvents,
 		GroupBy:     d.GroupBy,
 		Labels:      spec.Alerting.Labels,
-		Annotations: spec.Alerting.Annotations,
+		Annotations: parseTemplates([]any{"alerting", "annotations"}, spec.Alerting.Annotations, &fe),
 	}
 	if spec.TimeZone != "" {
-		loc, err := time.LoadLocation(spec.TimeZone)
-		if err != nil {
-			return nil, fmt.Errorf("SLO %q: time zone: %w", spec.Name, err)
+		if loc, err := time.LoadLocation(spec.TimeZone); err == nil {
+			s.Location = loc
 		}
-		s.Location = loc
 	}
 	if spec.MinEvents != nil {
 		s.MinEvents = *spec.MinEvents
@@ -89,81 +83,75 @@ func Compile(p *PromQL, spec SLOSpec, d Defaults) (*SLO, error) {
 	if spec.GroupBy != nil {
 		s.GroupBy = spec.GroupBy
 	}
-	for _, g := range s.GroupBy {
-		if g == "engine" {
-			return nil, fmt.Errorf("SLO %q: group_by: engine is always summed away: an SLO is about what users of a model see, not one engine", spec.Name)
-		}
-	}
-	sel, err := p.ParseSelector(d.Selector)
-	if err != nil {
-		return nil, fmt.Errorf("vllm.selector: %w", err)
-	}
-	s.Selector = sel
+	// A bad vllm.selector is the loader's to report, once, at its own line.
+	s.Selector, _ = p.ParseSelector(d.Selector)
 	switch {
+	case len(fe) > 0:
 	case spec.SLI.Latency != nil:
 		l := spec.SLI.Latency
-		own, err := p.ParseSelector(l.Selector)
-		if err != nil {
-			return nil, fmt.Errorf("SLO %q: %w", spec.Name, err)
-		}
+		own, _ := p.ParseSelector(l.Selector)
 		// The SLI's own matchers win over vllm.selector on the same label.
 		s.Selector = mergeMatchers(own, s.Selector)
 		s.Latency = &LatencySLO{Metric: l.Metric, Threshold: float64(l.Threshold), Interpolate: l.ThresholdMode == ThresholdInterpolate}
 	case spec.SLI.Ratio != nil:
-		ee, err := p.ParseExpr(spec.SLI.Ratio.Errors)
-		if err != nil {
-			return nil, fmt.Errorf("SLO %q: errors: %w", spec.Name, err)
-		}
-		te, err := p.ParseExpr(spec.SLI.Ratio.Total)
-		if err != nil {
-			return nil, fmt.Errorf("SLO %q: total: %w", spec.Name, err)
-		}
+		ee, _ := p.ParseExpr(spec.SLI.Ratio.Errors)
+		te, _ := p.ParseExpr(spec.SLI.Ratio.Total)
 		for _, side := range []struct {
 			name string
 			e    parser.Expr
 		}{{"errors", ee}, {"total", te}} {
 			if err := checkRatioSide(side.e, s.GroupBy); err != nil {
-				return nil, fmt.Errorf("SLO %q: sli.ratio.%s: %w", spec.Name, side.name, err)
+				fe.add([]any{"sli", "ratio", side.name}, "%v", err)
 			}
 		}
 		s.Ratio = &RatioSLO{Errors: ee, Total: te}
 		// Check now that each side can be built, so a bad expression is a
 		// config error rather than a failure at every evaluation.
 		if _, err := p.RatioParts(ee, te, s.Selector, s.GroupBy, time.Hour, nil); err != nil {
-			return nil, fmt.Errorf("SLO %q: %w", spec.Name, err)
+			fe.add([]any{"sli", "ratio"}, "%v", err)
 		}
 	}
-	page, ticket := spec.Alerting.PageSeverity, spec.Alerting.TicketSeverity
+	if len(fe) > 0 {
+		return nil, fmt.Errorf("SLO %q: %w", spec.Name, fe)
+	}
+	s.Windows = compileWindows(spec.Alerting, s.PeriodLength())
+	return s, nil
+}
+
+// compileWindows applies the severities and tiers to the window pairs: the
+// workbook table scaled to the period, or the explicit list.
+func compileWindows(a AlertingSpec, period time.Duration) []Window {
+	page, ticket := a.PageSeverity, a.TicketSeverity
 	if page == "" {
 		page = "critical"
 	}
 	if ticket == "" {
 		ticket = "warning"
 	}
-	if spec.Alerting.Windows.Default || len(spec.Alerting.Windows.Explicit) == 0 {
-		s.Windows = DefaultWindows(s.PeriodLength(), page, ticket)
-	} else {
-		for _, w := range spec.Alerting.Windows.Explicit {
-			win := Window{Long: w.Long.D(), Short: w.Short.D(), Factor: w.Factor, Tier: w.Tier, Severity: w.Severity}
-			if w.BudgetPercent != 0 {
-				win.Factor = BurnFactor(budgetRat(w.BudgetPercent), s.PeriodLength(), win.Long)
-			}
-			if win.Tier == "" {
-				win.Tier = TierTicket
-				if win.Severity == page {
-					win.Tier = TierPage
-				}
-			}
-			if win.Severity == "" {
-				win.Severity = ticket
-				if win.Tier == TierPage {
-					win.Severity = page
-				}
-			}
-			s.Windows = append(s.Windows, win)
-		}
+	if a.Windows.Default || len(a.Windows.Explicit) == 0 {
+		return DefaultWindows(period, page, ticket)
 	}
-	return s, nil
+	var out []Window
+	for _, w := range a.Windows.Explicit {
+		win := Window{Long: w.Long.D(), Short: w.Short.D(), Factor: w.Factor, Tier: w.Tier, Severity: w.Severity}
+		if w.BudgetPercent != 0 {
+			win.Factor = BurnFactor(budgetRat(w.BudgetPercent), period, win.Long)
+		}
+		if win.Tier == "" {
+			win.Tier = TierTicket
+			if win.Severity == page {
+				win.Tier = TierPage
+			}
+		}
+		if win.Severity == "" {
+			win.Severity = ticket
+			if win.Tier == TierPage {
+				win.Severity = page
+			}
+		}
+		out = append(out, win)
+	}
+	return out
 }
 
 // mergeMatchers returns first plus the matchers of second on labels first
@@ -219,31 +207,21 @@ func checkRatioSide(e parser.Expr, groupBy []string) error {
 	return err
 }
 
-// PeriodLength is the length of the SLO window; for calendar SLOs a nominal
-// 30 days or 7 days, which scales burn-rate factors.
+// PeriodLength is the length of the SLO window; for calendar SLOs the
+// nominal length, which scales burn-rate factors.
 func (s *SLO) PeriodLength() time.Duration {
-	switch s.Calendar {
-	case "month":
-		return 30 * 24 * time.Hour
-	case "week":
-		return 7 * 24 * time.Hour
+	if s.Calendar != "" {
+		return s.Calendar.Nominal()
 	}
 	return s.Window
 }
 
 // Period returns the budget period that contains t: [t-Window, t] for a
-// rolling SLO, the current calendar month or ISO week (Monday first) in the
-// SLO's time zone otherwise. length is the whole period, end included.
+// rolling SLO, the current calendar month or ISO week in the SLO's time zone
+// otherwise. length is the whole period, end included.
 func (s *SLO) Period(t time.Time) (start time.Time, length time.Duration) {
-	lt := t.In(s.Location)
-	switch s.Calendar {
-	case "month":
-		start = time.Date(lt.Year(), lt.Month(), 1, 0, 0, 0, 0, s.Location)
-		return start, start.AddDate(0, 1, 0).Sub(start)
-	case "week":
-		wd := (int(lt.Weekday()) + 6) % 7 // Monday = 0
-		start = time.Date(lt.Year(), lt.Month(), lt.Day()-wd, 0, 0, 0, 0, s.Location)
-		return start, start.AddDate(0, 0, 7).Sub(start)
+	if s.Calendar != "" {
+		return s.Calendar.Period(t, s.Location)
 	}
 	return t.Add(-s.Window), s.Window
 }

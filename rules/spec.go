@@ -189,9 +189,26 @@ func PathString(p []any) string {
 	return b.String()
 }
 
-type fieldErrors []FieldError
+// FieldPath locates the field for the loader; receivers' errors carry the
+// same method, so one loader places both.
+func (e FieldError) FieldPath() []any { return e.Path }
 
-func (fe *fieldErrors) add(path []any, format string, args ...any) {
+// Unwrap returns the problem without its path.
+func (e FieldError) Unwrap() error { return e.Err }
+
+// FieldErrors are every problem found in one spec. Compile wraps them in its
+// error; errors.As finds them for the loader to place line by line.
+type FieldErrors []FieldError
+
+func (fe FieldErrors) Error() string {
+	msgs := make([]string, len(fe))
+	for i, e := range fe {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (fe *FieldErrors) add(path []any, format string, args ...any) {
 	*fe = append(*fe, FieldError{Path: append([]any(nil), path...), Err: fmt.Errorf(format, args...)})
 }
 
@@ -199,8 +216,8 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // CheckLabels reports label names that Prometheus and Alertmanager would
 // refuse (the legacy charset: a dash is not allowed).
-func CheckLabels(path []any, labels map[string]string) []FieldError {
-	var fe fieldErrors
+func CheckLabels(path []any, labels map[string]string) FieldErrors {
+	var fe FieldErrors
 	for _, k := range sortedKeys(labels) {
 		if !model.LegacyValidation.IsValidLabelName(k) {
 			fe.add(append(path, k), "invalid label name %q: use letters, digits and underscores, not starting with a digit", k)
@@ -209,11 +226,11 @@ func CheckLabels(path []any, labels map[string]string) []FieldError {
 	return fe
 }
 
-// Validate checks one SLO on its own. p parses PromQL; root is the path of
-// the SLO in the file.
-func (s *SLOSpec) Validate(p *PromQL, root []any) []FieldError {
-	var fe fieldErrors
-	at := func(elems ...any) []any { return append(append([]any(nil), root...), elems...) }
+// validate checks what an SLO spec says on its own; Compile calls it first.
+// Paths are relative to the SLO.
+func (s *SLOSpec) validate(p *PromQL) FieldErrors {
+	var fe FieldErrors
+	at := func(elems ...any) []any { return elems }
 	if s.Name == "" {
 		fe.add(at("name"), "an SLO needs a name")
 	} else if !nameRE.MatchString(s.Name) {
@@ -226,7 +243,7 @@ func (s *SLOSpec) Validate(p *PromQL, root []any) []FieldError {
 	case s.Calendar != "" && s.Window != 0:
 		fe.add(at("calendar"), "set either window (rolling) or calendar, not both")
 	case s.Calendar != "":
-		if s.Calendar != "month" && s.Calendar != "week" {
+		if c := Calendar(s.Calendar); c != CalendarMonth && c != CalendarWeek {
 			fe.add(at("calendar"), "calendar must be month or week, got %q", s.Calendar)
 		}
 	case s.Window == 0:
@@ -283,12 +300,9 @@ func (s *SLOSpec) Validate(p *PromQL, root []any) []FieldError {
 	}
 	fe = append(fe, CheckLabels(at("alerting", "labels"), s.Alerting.Labels)...)
 	fe = append(fe, CheckLabels(at("alerting", "annotations"), s.Alerting.Annotations)...)
-	fe = append(fe, CheckTemplates(at("alerting", "annotations"), s.Alerting.Annotations)...)
 	window := s.Window.D()
-	if s.Calendar == "month" {
-		window = 28 * 24 * time.Hour // shortest month: a pair must fit every month
-	} else if s.Calendar == "week" {
-		window = 7 * 24 * time.Hour
+	if s.Calendar != "" {
+		window = Calendar(s.Calendar).Shortest()
 	}
 	for i, w := range s.Alerting.Windows.Explicit {
 		wp := at("alerting", "windows", i)
@@ -317,10 +331,11 @@ func (s *SLOSpec) Validate(p *PromQL, root []any) []FieldError {
 	return fe
 }
 
-// Validate checks one indicator on its own.
-func (s *IndicatorSpec) Validate(p *PromQL, root []any) []FieldError {
-	var fe fieldErrors
-	at := func(elems ...any) []any { return append(append([]any(nil), root...), elems...) }
+// validate checks what an indicator spec says on its own; CompileIndicator
+// calls it first. Paths are relative to the indicator.
+func (s *IndicatorSpec) validate(p *PromQL) FieldErrors {
+	var fe FieldErrors
+	at := func(elems ...any) []any { return elems }
 	if s.Name == "" {
 		fe.add(at("name"), "an indicator needs a name")
 	} else if !nameRE.MatchString(s.Name) {
@@ -365,7 +380,6 @@ func (s *IndicatorSpec) Validate(p *PromQL, root []any) []FieldError {
 	}
 	fe = append(fe, CheckLabels(at("labels"), s.Labels)...)
 	fe = append(fe, CheckLabels(at("annotations"), s.Annotations)...)
-	fe = append(fe, CheckTemplates(at("annotations"), s.Annotations)...)
 	return fe
 }
 

@@ -37,34 +37,50 @@ var templateFuncs = template.FuncMap{
 	"toLower":          strings.ToLower,
 }
 
-// ParseTemplate parses an annotation value as a Go template; values without
-// "{{" are taken literally.
-func ParseTemplate(name, text string) (*template.Template, error) {
+// Template is an annotation value, parsed once at load time. Values without
+// "{{" are literal text.
+type Template struct {
+	text string
+	t    *template.Template
+}
+
+// ParseTemplate parses an annotation value as a Go template.
+func ParseTemplate(name, text string) (*Template, error) {
 	t, err := template.New(name).Option("missingkey=zero").Funcs(templateFuncs).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
-	return t, nil
+	return &Template{text: text, t: t}, nil
 }
 
-// ExpandTemplate runs t with data; the error names the template.
-func ExpandTemplate(t *template.Template, data any) (string, error) {
+// Expand runs the template with data; the error names the template.
+func (t *Template) Expand(data any) (string, error) {
 	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("template %s: %w", t.Name(), err)
+	if err := t.t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("template %s: %w", t.t.Name(), err)
 	}
 	return b.String(), nil
 }
 
-// CheckTemplates parses every annotation as a template.
-func CheckTemplates(path []any, annotations map[string]string) []FieldError {
-	var fe fieldErrors
+// Literal reports whether the value holds no template actions, so that it
+// means the same outside the daemon (in an exported Prometheus rule).
+func (t *Template) Literal() bool { return !strings.Contains(t.text, "{{") }
+
+// Text is the value as written.
+func (t *Template) Text() string { return t.text }
+
+// parseTemplates parses every annotation of a rule.
+func parseTemplates(path []any, annotations map[string]string, fe *FieldErrors) map[string]*Template {
+	out := make(map[string]*Template, len(annotations))
 	for _, k := range sortedKeys(annotations) {
-		if _, err := ParseTemplate(k, annotations[k]); err != nil {
+		t, err := ParseTemplate(k, annotations[k])
+		if err != nil {
 			fe.add(append(path, k), "%v", err)
+			continue
 		}
+		out[k] = t
 	}
-	return fe
+	return out
 }
 
 func sortedKeys(m map[string]string) []string {

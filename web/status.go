@@ -23,8 +23,8 @@ var files embed.FS
 
 // Source is what the page reads; the daemon's engine provides it.
 type Source interface {
-	Last() *evaluator.Result
-	History() []*evaluator.Result
+	Last() *evaluator.Report
+	History() []*evaluator.Report
 	Alerts() []*evaluator.Alert
 	Ready() bool
 }
@@ -85,7 +85,7 @@ type pageData struct {
 	Ready      bool
 	Time       time.Time
 	SLOs       []sloView
-	Indicators []evaluator.IndicatorResult
+	Indicators []evaluator.IndicatorStatus
 	Errors     []evaluator.EvalError
 	Alerts     []alertView
 }
@@ -97,13 +97,7 @@ func (p *Page) Render(w io.Writer, src Source, version string) error {
 		d.Time = last.Time
 		for _, in := range last.Indicators {
 			// The indicator has its own column.
-			ls := map[string]string{}
-			for k, v := range in.Labels {
-				if k != "indicator" {
-					ls[k] = v
-				}
-			}
-			in.Labels = ls
+			in.Labels = in.Group()
 			d.Indicators = append(d.Indicators, in)
 		}
 		d.Errors = last.Errors
@@ -136,7 +130,7 @@ func (p *Page) Render(w io.Writer, src Source, version string) error {
 
 // burnChart draws the 1h and 5m burn rates of one SLO group over the kept
 // history as an inline SVG, with the page factor as a dashed line.
-func burnChart(hist []*evaluator.Result, cur evaluator.SLOResult) template.HTML {
+func burnChart(hist []*evaluator.Report, cur evaluator.SLOResult) template.HTML {
 	const width, height = 320.0, 60.0
 	key := evaluator.GroupString(cur.Labels)
 	series := map[time.Duration][]float64{time.Hour: nil, 5 * time.Minute: nil}

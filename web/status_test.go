@@ -13,12 +13,12 @@ import (
 )
 
 type fakeSource struct {
-	hist   []*evaluator.Result
+	hist   []*evaluator.Report
 	alerts []*evaluator.Alert
 }
 
-func (f fakeSource) Last() *evaluator.Result      { return f.hist[len(f.hist)-1] }
-func (f fakeSource) History() []*evaluator.Result { return f.hist }
+func (f fakeSource) Last() *evaluator.Report      { return f.hist[len(f.hist)-1] }
+func (f fakeSource) History() []*evaluator.Report { return f.hist }
 func (f fakeSource) Alerts() []*evaluator.Alert   { return f.alerts }
 func (f fakeSource) Ready() bool                  { return true }
 
@@ -26,10 +26,10 @@ func ptr(v float64) *float64 { return &v }
 
 func TestStatusPageShowsSLOsIndicatorsAndAlerts(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
-	var hist []*evaluator.Result
+	var hist []*evaluator.Report
 	for i := 0; i < 10; i++ {
 		burn := float64(i * 2)
-		hist = append(hist, &evaluator.Result{
+		hist = append(hist, &evaluator.Report{
 			Time: t0.Add(time.Duration(i) * 30 * time.Second),
 			SLOs: []evaluator.SLOResult{{
 				SLO: "ttft", Objective: 99, Labels: map[string]string{"model_name": "llama<script>"}, State: evaluator.StateBurning,
@@ -40,7 +40,7 @@ func TestStatusPageShowsSLOsIndicatorsAndAlerts(t *testing.T) {
 				Firing:          []evaluator.FiringPair{{LongWindow: rules.Duration(time.Hour), ShortWindow: rules.Duration(5 * time.Minute), Severity: "critical", Factor: 13.44}},
 				BudgetRemaining: ptr(0.42),
 			}},
-			Indicators: []evaluator.IndicatorResult{{Indicator: "queue-growth", Labels: map[string]string{"model_name": "llama"}, Value: 0.7, Threshold: 0.05, State: "firing"}},
+			Indicators: []evaluator.IndicatorStatus{{IndicatorResult: evaluator.IndicatorResult{Indicator: "queue-growth", Labels: map[string]string{"model_name": "llama"}, Value: 0.7, Threshold: 0.05}, State: "firing"}},
 		})
 	}
 	src := fakeSource{hist: hist, alerts: []*evaluator.Alert{{

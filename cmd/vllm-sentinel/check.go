@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
@@ -26,7 +27,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "check: --config is required")
 		return exitUsage
 	}
-	cfg, err := config.LoadFile(*cfgFile, os.Getenv)
+	cfg, err := config.LoadFile(*cfgFile, receivers.New())
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {
@@ -56,19 +57,15 @@ func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "check --online: %v\n", err)
 		return exitFailure
 	}
-	ev, err := newEvaluator(cfg, q, logger)
-	if err != nil {
-		fmt.Fprintf(stderr, "check --online: %v\n", err)
-		return exitFailure
-	}
+	ev := newEvaluator(cfg, q, logger)
 	now := time.Now()
 	if _, err := q.Query(ctx, "vector(1)", now); err != nil {
-		fmt.Fprintf(stderr, "%s: cannot query Prometheus at %s: %v\n", cfg.File, redactURL(cfg.Prometheus.URL), err)
+		fmt.Fprintf(stderr, "%s: cannot query Prometheus at %s: %v\n", cfg.File, notify.RedactURL(cfg.Prometheus.URL), err)
 		return exitFailure
 	}
-	res := ev.Eval(ctx, now)
+	res, _ := ev.Eval(ctx, now)
 	names := ev.Names()
-	fmt.Fprintf(stdout, "Prometheus %s, metric_names: %s\n", redactURL(cfg.Prometheus.URL), cfg.VLLM.MetricNames.Flavour)
+	fmt.Fprintf(stdout, "Prometheus %s, metric_names: %s\n", notify.RedactURL(cfg.Prometheus.URL), cfg.VLLM.MetricNames.Flavour)
 	absent := map[string]bool{}
 	for _, a := range names.Absent() {
 		absent[a] = true

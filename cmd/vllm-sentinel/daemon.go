@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,21 +25,10 @@ import (
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
-	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 	"github.com/vllm-sentinel/vllm-sentinel/web"
 )
-
-// redactURL hides credentials in a URL before it is shown.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "<unparsable URL>"
-	}
-	if u.User != nil {
-		u.User = url.User("<redacted>")
-	}
-	return u.String()
-}
 
 func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs := newFlagSet("run", stderr)
@@ -62,7 +49,8 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "run: --config is required")
 		return exitUsage
 	}
-	cfg, err := config.LoadFile(*cfgFile, os.Getenv)
+	rcv := receivers.New()
+	cfg, err := config.LoadFile(*cfgFile, rcv)
 	if err != nil {
 		logger.Error("invalid configuration", "file", *cfgFile, "err", err)
 		return exitFailure
@@ -76,6 +64,7 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
 		cfgFile:   *cfgFile,
 		lifecycle: *lifecycle,
 		reg:       prometheus.NewRegistry(),
+		receivers: rcv,
 	}
 	d.cfg.Store(cfg)
 	if err := d.run(ctx, addr, *webConfig); err != nil {
@@ -92,6 +81,7 @@ type daemon struct {
 	cfgFile   string
 	lifecycle bool
 	reg       *prometheus.Registry
+	receivers *receivers.Registry
 	cfg       atomic.Pointer[config.Config]
 	reloadCh  chan chan error
 
@@ -137,7 +127,7 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	st, err := buildStack(d.cfg.Load(), d.logger, d.reg)
+	st, err := buildStack(d.cfg.Load(), d.receivers, d.logger, d.reg)
 	if err != nil {
 		ln.Close()
 		return err
@@ -156,7 +146,7 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 		d.cur.Load().stop(d.logger)
 		d.logger.Info("stopped")
 	}()
-	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
 	var g oklogrun.Group
 	{
 		ctx, cancel := context.WithCancel(ctx)
@@ -204,7 +194,7 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 // reload swaps in a new configuration only when it is valid; a bad file
 // leaves the running one in place.
 func (d *daemon) reload() error {
-	cfg, err := config.LoadFile(d.cfgFile, os.Getenv)
+	cfg, err := config.LoadFile(d.cfgFile, d.receivers)
 	if err == nil {
 		err = d.swap(cfg)
 	}
@@ -222,7 +212,7 @@ func (d *daemon) reload() error {
 func (d *daemon) swap(cfg *config.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	next, err := buildStack(cfg, d.logger, d.reg)
+	next, err := buildStack(cfg, d.receivers, d.logger, d.reg)
 	if err != nil {
 		return err
 	}
@@ -234,63 +224,29 @@ func (d *daemon) swap(cfg *config.Config) error {
 	return nil
 }
 
-func (d *daemon) engine() *evaluator.Engine {
-	return d.cur.Load().engine
-}
-
-func (d *daemon) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := d.page.Render(w, d.engine(), version.Version); err != nil {
-			d.logger.Error("status page", "err", err)
+// handler serves the daemon's HTTP API over whichever engine runs now.
+func (d *daemon) handler() http.Handler {
+	o := web.Options{
+		Source:     func() web.Source { return d.cur.Load().engine },
+		Page:       d.page,
+		Metrics:    promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}),
+		Version:    version.Version,
+		ConfigFile: d.cfgFile,
+		Prometheus: func() string { return notify.RedactURL(d.cfg.Load().Prometheus.URL) },
+		Logger:     d.logger,
+	}
+	if d.lifecycle {
+		o.Reload = func(ctx context.Context) error {
+			errc := make(chan error, 1)
+			select {
+			case d.reloadCh <- errc:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return <-errc
 		}
-	})
-	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "vllm-sentinel is healthy.")
-	})
-	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.engine().Ready() {
-			http.Error(w, "vllm-sentinel is not ready: no evaluation has succeeded yet.", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "vllm-sentinel is ready.")
-	})
-	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
-		e := d.engine()
-		cfg := d.cfg.Load()
-		status := struct {
-			Version    string             `json:"version"`
-			ConfigFile string             `json:"config_file"`
-			Prometheus string             `json:"prometheus"`
-			Ready      bool               `json:"ready"`
-			Evaluation *evaluator.Result  `json:"evaluation"`
-			Alerts     []*evaluator.Alert `json:"alerts"`
-		}{version.Version, d.cfgFile, redactURL(cfg.Prometheus.URL), e.Ready(), e.Last(), e.Alerts()}
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(status)
-	})
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if !d.lifecycle {
-			http.Error(w, "lifecycle APIs are disabled; start with --web.enable-lifecycle", http.StatusForbidden)
-			return
-		}
-		errc := make(chan error, 1)
-		select {
-		case d.reloadCh <- errc:
-		case <-r.Context().Done():
-			return
-		}
-		if err := <-errc; err != nil {
-			http.Error(w, "reload refused: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		fmt.Fprintln(w, "configuration reloaded")
-	})
-	return mux
+	}
+	return web.Handler(o)
 }
 
 // lockStateDir takes an exclusive lock on the state directory: two daemons

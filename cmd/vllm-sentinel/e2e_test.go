@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/alertmanager/api/v2/models"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/poll"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
 )
 
@@ -156,7 +157,7 @@ func startDaemon(t *testing.T, cfgFile, addr string) *daemonProc {
 			t.Logf("sentinel log %s:\n%s", addr, b)
 		}
 	})
-	waitFor(t, 20*time.Second, "sentinel healthy", func() bool {
+	poll.Until(t, 20*time.Second, "sentinel healthy", func() bool {
 		resp, err := http.Get("http://" + addr + "/-/healthy")
 		if err != nil {
 			return false
@@ -187,17 +188,6 @@ func (d *daemonProc) terminate(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Error("sentinel did not stop on SIGTERM")
 		d.kill()
-	}
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -306,7 +296,7 @@ receivers:
 	a := startDaemon(t, cfgA, addrA)
 
 	var page models.GettableAlerts
-	waitFor(t, 20*time.Second, "the 1h/5m page in Alertmanager", func() bool {
+	poll.Until(t, 20*time.Second, "the 1h/5m page in Alertmanager", func() bool {
 		page = nil
 		for _, al := range activeAlerts(t, am, "SLOBurnRate") {
 			if al.Labels["long_window"] == "1h" {
@@ -363,7 +353,7 @@ receivers:
 	c.terminate(t)
 
 	// The breach ends: the resolve reaches Alertmanager.
-	waitFor(t, time.Until(breachEnd)+60*time.Second, "the page to resolve", func() bool {
+	poll.Until(t, time.Until(breachEnd)+60*time.Second, "the page to resolve", func() bool {
 		for _, al := range activeAlerts(t, am, "SLOBurnRate") {
 			if al.Labels["long_window"] == "1h" {
 				return false
@@ -371,7 +361,7 @@ receivers:
 		}
 		return true
 	})
-	waitFor(t, 10*time.Second, "the resolved notification", func() bool { return len(hook.pageNotifications()) == 2 })
+	poll.Until(t, 10*time.Second, "the resolved notification", func() bool { return len(hook.pageNotifications()) == 2 })
 	if got := hook.pageNotifications(); got[1] != "resolved" {
 		t.Errorf("notifications: %v, want firing then resolved", got)
 	}
@@ -392,8 +382,8 @@ func TestDaemonHealthyThenPrometheusDown(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t))
 	d := startDaemon(t, writeConfig(t, dir, prom.URL, am.URL), addr)
 
-	waitFor(t, 20*time.Second, "the watchdog", func() bool { return len(activeAlerts(t, am, "SentinelWatchdog")) == 1 })
-	waitFor(t, 10*time.Second, "readiness", func() bool {
+	poll.Until(t, 20*time.Second, "the watchdog", func() bool { return len(activeAlerts(t, am, "SentinelWatchdog")) == 1 })
+	poll.Until(t, 10*time.Second, "readiness", func() bool {
 		resp, err := http.Get("http://" + addr + "/-/ready")
 		if err != nil {
 			return false
@@ -409,12 +399,12 @@ func TestDaemonHealthyThenPrometheusDown(t *testing.T) {
 	}
 
 	prom.Stop()
-	waitFor(t, 30*time.Second, "SentinelPrometheusDown", func() bool { return len(activeAlerts(t, am, "SentinelPrometheusDown")) == 1 })
+	poll.Until(t, 30*time.Second, "SentinelPrometheusDown", func() bool { return len(activeAlerts(t, am, "SentinelPrometheusDown")) == 1 })
 	if d.cmd.ProcessState != nil {
 		t.Fatal("the daemon exited while Prometheus was down")
 	}
 	prom.Start(t)
-	waitFor(t, 30*time.Second, "SentinelPrometheusDown to resolve", func() bool { return len(activeAlerts(t, am, "SentinelPrometheusDown")) == 0 })
+	poll.Until(t, 30*time.Second, "SentinelPrometheusDown to resolve", func() bool { return len(activeAlerts(t, am, "SentinelPrometheusDown")) == 0 })
 	d.terminate(t)
 }
 
@@ -442,7 +432,7 @@ func TestRulesExportFiresInPrometheus(t *testing.T) {
 		// The history reaches into the future; recorded series are written now.
 		OutOfOrderTimeWindow: time.Hour})
 	api := prom.API(t)
-	waitFor(t, 30*time.Second, "the exported 1h/5m page to fire in Prometheus", func() bool {
+	poll.Until(t, 30*time.Second, "the exported 1h/5m page to fire in Prometheus", func() bool {
 		alerts, err := api.Alerts(context.Background())
 		if err != nil {
 			return false

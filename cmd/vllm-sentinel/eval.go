@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
-	"github.com/vllm-sentinel/vllm-sentinel/rules"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -68,7 +67,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // evalOnce evaluates at ts through the engine, after replaying the
 // indicators' "for" span so their states are what the live loop would show.
-func evalOnce(ctx context.Context, cfg *config.Config, logger *slog.Logger, ts time.Time) (*evaluator.Result, error) {
+func evalOnce(ctx context.Context, cfg *config.Config, logger *slog.Logger, ts time.Time) (*evaluator.Report, error) {
 	instant, ranges, err := newQueriers(cfg, logger)
 	if err != nil {
 		return nil, err
@@ -101,11 +100,7 @@ func newQueriers(cfg *config.Config, logger *slog.Logger) (evaluator.Querier, ev
 // offlineEngine is the daemon's engine without notifiers or state, for
 // eval and backtest: same evaluation, same alert lifecycle.
 func offlineEngine(cfg *config.Config, q evaluator.Querier, interval time.Duration, logger *slog.Logger) (*evaluator.Engine, error) {
-	ev, err := newEvaluator(cfg, q, logger)
-	if err != nil {
-		return nil, err
-	}
-	return evaluator.NewEngine(ev, nil, evaluator.EngineOptions{
+	return evaluator.NewEngine(newEvaluator(cfg, q, logger), nil, evaluator.EngineOptions{
 		Interval: interval, ResendInterval: cfg.Global.ResendInterval.D(),
 		ExternalLabels: cfg.Global.ExternalLabels, ExternalURL: cfg.Global.ExternalURL,
 	})
@@ -128,7 +123,7 @@ func loadConfig(file string, stderr io.Writer) (*config.Config, error) {
 		fmt.Fprintln(stderr, "--config is required")
 		return nil, errNoConfig
 	}
-	cfg, err := config.LoadFile(file, os.Getenv)
+	cfg, err := config.LoadFile(file, receivers.New())
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, err
@@ -136,42 +131,11 @@ func loadConfig(file string, stderr io.Writer) (*config.Config, error) {
 	return cfg, nil
 }
 
-// compileSLOs compiles every SLO of a validated config.
-func compileSLOs(cfg *config.Config) ([]*rules.SLO, error) {
-	p := rules.NewPromQL()
-	slos := make([]*rules.SLO, 0, len(cfg.SLOs))
-	for _, spec := range cfg.SLOs {
-		s, err := rules.Compile(p, spec, cfg.RuleDefaults())
-		if err != nil {
-			return nil, err
-		}
-		slos = append(slos, s)
-	}
-	return slos, nil
-}
-
 // newEvaluator builds the evaluator of a config over q: eval, run and
 // backtest share it.
-func newEvaluator(cfg *config.Config, q evaluator.Querier, logger *slog.Logger) (*evaluator.Evaluator, error) {
-	p := rules.NewPromQL()
-	slos, err := compileSLOs(cfg)
-	if err != nil {
-		return nil, err
-	}
-	var inds []*rules.Indicator
-	for _, spec := range cfg.Indicators {
-		in, err := rules.CompileIndicator(p, spec, cfg.RuleDefaults())
-		if err != nil {
-			return nil, err
-		}
-		inds = append(inds, in)
-	}
-	sel, err := p.ParseSelector(cfg.VLLM.Selector)
-	if err != nil {
-		return nil, err
-	}
-	names := evaluator.NewNames(cfg.VLLM.MetricNames.Flavour, cfg.VLLM.MetricNames.Overrides, sel, logger.With("component", "names"))
-	return evaluator.New(q, slos, inds, evaluator.Options{Logger: logger.With("component", "evaluator"), Names: names}), nil
+func newEvaluator(cfg *config.Config, q evaluator.Querier, logger *slog.Logger) *evaluator.Evaluator {
+	names := evaluator.NewNames(cfg.VLLM.MetricNames.Flavour, cfg.VLLM.MetricNames.Overrides, cfg.VLLM.Matchers(), logger.With("component", "names"))
+	return evaluator.New(q, cfg.SLOs, cfg.Indicators, evaluator.Options{Logger: logger.With("component", "evaluator"), Names: names})
 }
 
 func clientConfig(cfg *config.Config) evaluator.ClientConfig {
@@ -224,7 +188,7 @@ func fmtLabels(m map[string]string) string {
 	return evaluator.GroupString(m)
 }
 
-func printTable(w io.Writer, res *evaluator.Result) {
+func printTable(w io.Writer, res *evaluator.Report) {
 	fmt.Fprintf(w, "Evaluation at %s\n\n", res.Time.UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SLO\tGROUP\tSTATE\tBUDGET LEFT\tEXHAUSTS IN\tFIRING")
@@ -272,13 +236,7 @@ func printTable(w io.Writer, res *evaluator.Result) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "INDICATOR\tGROUP\tVALUE\tTHRESHOLD\tSTATE")
 		for _, in := range res.Indicators {
-			group := map[string]string{}
-			for k, v := range in.Labels {
-				if k != "indicator" {
-					group[k] = v
-				}
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%s\n", in.Indicator, fmtLabels(group), float64(in.Value), float64(in.Threshold), in.State)
+			fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%s\n", in.Indicator, fmtLabels(in.Group()), float64(in.Value), float64(in.Threshold), in.State)
 		}
 		tw.Flush()
 	}

@@ -32,11 +32,6 @@ func runRules(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return configExit(err)
 	}
-	slos, err := compileSLOs(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "rules export: %v\n", err)
-		return exitFailure
-	}
 	flavour, overrides := cfg.VLLM.MetricNames.Flavour, cfg.VLLM.MetricNames.Overrides
 	names := func(short string) string {
 		if n, ok := overrides[short]; ok {
@@ -45,7 +40,7 @@ func runRules(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		// auto cannot probe offline: V1 names, as current vLLM writes them.
 		return rules.MetricName(short, flavour)
 	}
-	f, err := rules.NewPromQL().ExportRules(slos, names, cfg.Global.EvaluationInterval.D(), cfg.Global.ExternalLabels)
+	f, err := rules.NewPromQL().ExportRules(cfg.SLOs, names, cfg.Global.EvaluationInterval.D(), cfg.Global.ExternalLabels)
 	if err != nil {
 		fmt.Fprintf(stderr, "rules export: %v\n", err)
 		return exitFailure

@@ -12,13 +12,14 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/simtest"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
 )
 
 // exampleConfig is configs/example.yaml, pointed at a test Prometheus.
 func exampleConfig(t *testing.T, promURL string) *config.Config {
 	t.Helper()
-	cfg, err := config.LoadFile("../../configs/example.yaml", func(string) string { return "" })
+	cfg, err := config.LoadFile("../../configs/example.yaml", receivers.New())
 	if err != nil {
 		t.Fatal(err)
 	}

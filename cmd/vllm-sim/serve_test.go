@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/poll"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
 )
@@ -126,26 +127,34 @@ func TestServeScrapedByPrometheus(t *testing.T) {
 
 func waitForMetrics(t *testing.T, url string, done <-chan int, stderr *lockedBuffer) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var body string
+	var lastErr error
+	exited := -1
+	err := poll.Wait(10*time.Second, 50*time.Millisecond, func() bool {
 		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d: %s", code, stderr.String())
+		case exited = <-done:
+			return true
 		default:
 		}
 		resp, err := http.Get(url)
-		if err == nil {
-			body, rerr := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if rerr == nil && resp.StatusCode == http.StatusOK {
-				return string(body)
-			}
+		if lastErr = err; err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no /metrics at %s: %v\n%s", url, err, stderr.String())
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		body = string(b)
+		return true
+	})
+	switch {
+	case exited >= 0:
+		t.Fatalf("serve exited %d: %s", exited, stderr.String())
+	case err != nil:
+		t.Fatalf("no /metrics at %s: %v\n%s", url, lastErr, stderr.String())
 	}
+	return body
 }
 
 // TestHandlerDuringRestart: the simulated outage answers 503, then metrics

@@ -3,6 +3,7 @@
 package poll
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -19,9 +20,9 @@ func Until(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
-// Wait checks cond every interval until it holds or limit passes; it
-// returns errTimeout then. It serves callers that report the failure
-// themselves, with more to say than Until does.
+// Wait checks cond every interval until it holds or limit passes, and then
+// returns ErrTimeout. It serves callers that report the failure themselves,
+// with more to say than Until does.
 func Wait(limit, interval time.Duration, cond func() bool) error {
 	deadline := time.Now().Add(limit)
 	for !cond() {
@@ -34,8 +35,4 @@ func Wait(limit, interval time.Duration, cond func() bool) error {
 }
 
 // ErrTimeout is what Wait returns when the condition never held.
-var ErrTimeout = timeoutError{}
-
-type timeoutError struct{}
-
-func (timeoutError) Error() string { return "condition did not hold in time" }
+var ErrTimeout = errors.New("condition did not hold in time")

@@ -13,6 +13,8 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vllm-sentinel/vllm-sentinel/internal/poll"
 )
 
 const (
@@ -161,23 +163,20 @@ func (p *Prometheus) WaitForTargets(t testing.TB) {
 func (p *Prometheus) waitForTargets(ctx context.Context, promAPI v1.API) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	ticker := time.NewTicker(readyPollInterval)
-	defer ticker.Stop()
 	query := fmt.Sprintf(`count(up{job=%q} == 1)`, ScrapeJob)
-	for {
-		v, _, _, err := promAPI.Query(ctx, query, time.Now())
-		if err == nil {
-			if vec, ok := v.(model.Vector); ok && len(vec) == 1 && int(vec[0].Value) == p.targets {
-				return nil
-			}
+	var v model.Value
+	var err error
+	if poll.Wait(readyTimeout, readyPollInterval, func() bool {
+		if v, _, _, err = promAPI.Query(ctx, query, time.Now()); err != nil {
+			return ctx.Err() != nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("prometheus %s: %d %s targets not all up after %s (last query %q: %v, err %v)",
-				p.URL, p.targets, ScrapeJob, readyTimeout, query, v, err)
-		case <-ticker.C:
-		}
+		vec, ok := v.(model.Vector)
+		return ok && len(vec) == 1 && int(vec[0].Value) == p.targets
+	}) != nil || ctx.Err() != nil {
+		return fmt.Errorf("prometheus %s: %d %s targets not all up after %s (last query %q: %v, err %v)",
+			p.URL, p.targets, ScrapeJob, readyTimeout, query, v, err)
 	}
+	return nil
 }
 
 // promConfig is the part of prometheus.yml the harness writes.

@@ -6,6 +6,7 @@
 package alertmanager
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,7 @@ import (
 
 // Defaults for the zero fields of Options.
 const (
-	DefaultTimeout       = 10 * time.Second
+	DefaultTimeout       = notify.DefaultTimeout
 	DefaultQueueCapacity = 10000
 	DefaultMaxBatch      = 64
 	DefaultBackoff       = 500 * time.Millisecond
@@ -86,11 +87,15 @@ func New(o Options) (*Sender, error) {
 		return nil, fmt.Errorf("alertmanager %s: no URLs", o.Name)
 	}
 	o = withDefaults(o)
-	if o.Timeout < 0 || o.QueueCapacity < 0 || o.MaxBatch < 0 || o.Backoff < 0 || o.MaxBackoff < 0 {
-		return nil, fmt.Errorf("alertmanager %s: timeout, queue capacity, batch size and backoffs must not be negative", o.Name)
+	if o.Timeout < 0 || o.QueueCapacity < 0 || o.MaxBatch < 0 {
+		return nil, fmt.Errorf("alertmanager %s: timeout, queue capacity and batch size must not be negative", o.Name)
 	}
-	if o.MaxBackoff < o.Backoff {
-		return nil, fmt.Errorf("alertmanager %s: max backoff %s is shorter than backoff %s", o.Name, o.MaxBackoff, o.Backoff)
+	// Unlike the Dispatcher's outbox, a Retry-After is cut to MaxBackoff:
+	// the send loop holds up its whole queue while it waits.
+	backoff, err := notify.Backoff{Initial: o.Backoff, Max: o.MaxBackoff}.Resolve(
+		notify.Backoff{Initial: DefaultBackoff, Max: DefaultMaxBackoff})
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager %s: %w", o.Name, err)
 	}
 	hc, err := notify.ValidHTTPConfig(o.HTTPConfig)
 	if err != nil {
@@ -100,7 +105,7 @@ func New(o Options) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alertmanager %s: %w", o.Name, err)
 	}
-	logger := o.Logger.With("notifier", o.Name)
+	logger := notify.NotifierLogger(o.Logger, o.Name)
 	s := &Sender{name: o.Name}
 	seen := make(map[string]bool, len(o.URLs))
 	for i, raw := range o.URLs {
@@ -120,30 +125,17 @@ func New(o Options) (*Sender, error) {
 		if err != nil {
 			return nil, fmt.Errorf("alertmanager %s: %w", o.Name, err)
 		}
-		s.targets = append(s.targets, newTarget(ep.display, c, o, logger.With("url", ep.display), tm))
+		s.targets = append(s.targets, newTarget(ep.display, c, o, backoff, logger.With("url", ep.display), tm))
 	}
 	return s, nil
 }
 
+// withDefaults fills the zero sizes and the clock; the backoffs are
+// notify.Backoff.Resolve's.
 func withDefaults(o Options) Options {
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.QueueCapacity == 0 {
-		o.QueueCapacity = DefaultQueueCapacity
-	}
-	if o.MaxBatch == 0 {
-		o.MaxBatch = DefaultMaxBatch
-	}
-	if o.Backoff == 0 {
-		o.Backoff = DefaultBackoff
-	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = max(DefaultMaxBackoff, o.Backoff)
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
+	o.QueueCapacity = cmp.Or(o.QueueCapacity, DefaultQueueCapacity)
+	o.MaxBatch = cmp.Or(o.MaxBatch, DefaultMaxBatch)
 	if o.Now == nil {
 		o.Now = time.Now
 	}

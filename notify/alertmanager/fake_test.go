@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/alertmanager/api/v2/models"
 	"github.com/prometheus/common/model"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/poll"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 )
 
@@ -246,11 +247,5 @@ func flush(t testing.TB, s *Sender) {
 // eventually polls cond until it holds or a few seconds pass.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, what, cond)
 }

@@ -3,6 +3,7 @@ package alertmanager
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/promreg"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 )
 
@@ -24,11 +25,11 @@ type metrics struct {
 }
 
 func newMetrics(notifier string, reg prometheus.Registerer) (*metrics, error) {
-	dropped, err := notify.Register(reg, notify.NewDroppedVec(notifier))
+	dropped, err := promreg.Register(reg, notify.NewDroppedVec(notifier))
 	if err != nil {
 		return nil, err
 	}
-	queueLength, err := notify.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	queueLength, err := promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name:        "vllm_sentinel_notification_queue_length",
 		Help:        "Alerts waiting to be sent, not counting the batch in flight.",
 		ConstLabels: prometheus.Labels{"notifier": notifier},

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/alertmanager/api/v2/client/alert"
 	"github.com/prometheus/alertmanager/api/v2/models"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/clock"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 )
 
@@ -39,20 +40,18 @@ type target struct {
 	idle notify.Idle
 }
 
-func newTarget(url string, c *client, o Options, logger *slog.Logger, m targetMetrics) *target {
+func newTarget(url string, c *client, o Options, backoff notify.Backoff, logger *slog.Logger, m targetMetrics) *target {
 	return &target{
 		url:      url,
 		client:   c,
 		timeout:  o.Timeout,
 		capacity: o.QueueCapacity,
 		maxBatch: o.MaxBatch,
-		// Unlike the Dispatcher's outbox, a Retry-After is cut to
-		// MaxBackoff: the send loop holds up its whole queue while it waits.
-		backoff: notify.Backoff{Initial: o.Backoff, Max: o.MaxBackoff, MaxRetryAfter: o.MaxBackoff},
-		now:     o.Now,
-		logger:  logger,
-		m:       m,
-		hasWork: make(chan struct{}, 1),
+		backoff:  backoff,
+		now:      o.Now,
+		logger:   logger,
+		m:        m,
+		hasWork:  make(chan struct{}, 1),
 	}
 }
 
@@ -200,7 +199,7 @@ func (t *target) deliver(ctx context.Context, batch []*models.PostableAlert) {
 		}
 		wait := t.backoff.Delay(attempt, err)
 		t.logger.Warn("alert delivery failed, will retry", "alerts", len(batch), "attempt", attempt, "retry_in", wait, "err", err)
-		if notify.Sleep(ctx, wait) != nil {
+		if clock.Sleep(ctx, wait) != nil {
 			t.requeue(batch)
 			return
 		}

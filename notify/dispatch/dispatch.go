@@ -14,11 +14,12 @@
 //     refused for good. A restart picks up the outbox and the groups where
 //     they were.
 //
-// The package also holds the Meta of the notification being delivered (on
-// the context), which the Slack and webhook notifiers read.
+// Each attempt carries the notification's notify.Meta on its context, which
+// the Slack and webhook notifiers read.
 package dispatch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,6 +90,17 @@ type Options struct {
 	After func(time.Duration) <-chan time.Time
 }
 
+// WithGrouping returns o with the grouping settings of a notifier's
+// config entry; send_resolved left out means true.
+func (o Options) WithGrouping(g notify.Grouping) Options {
+	o.GroupBy = g.GroupBy
+	o.GroupWait = time.Duration(g.GroupWait)
+	o.GroupInterval = time.Duration(g.GroupInterval)
+	o.RepeatInterval = time.Duration(g.RepeatInterval)
+	o.SendResolved = g.SendsResolved()
+	return o
+}
+
 // Dispatcher groups alerts for one notifier and delivers the notifications
 // through an outbox. Send may be called at any time; Run does the work.
 type Dispatcher struct {
@@ -135,11 +147,13 @@ func New(n notify.Notifier, o Options) (*Dispatcher, error) {
 		return nil, fmt.Errorf("dispatch %s: no notifier", o.Name)
 	}
 	o = withDefaults(o)
-	if o.GroupWait < 0 || o.GroupInterval < 0 || o.RepeatInterval < 0 || o.OutboxCapacity < 0 || o.Backoff < 0 || o.MaxBackoff < 0 {
-		return nil, fmt.Errorf("dispatch %s: intervals, capacity and backoffs must not be negative", o.Name)
+	if o.GroupWait < 0 || o.GroupInterval < 0 || o.RepeatInterval < 0 || o.OutboxCapacity < 0 {
+		return nil, fmt.Errorf("dispatch %s: intervals and capacity must not be negative", o.Name)
 	}
-	if o.MaxBackoff < o.Backoff {
-		return nil, fmt.Errorf("dispatch %s: max backoff %s is shorter than backoff %s", o.Name, o.MaxBackoff, o.Backoff)
+	backoff, err := notify.Backoff{Initial: o.Backoff, Max: o.MaxBackoff}.Resolve(
+		notify.Backoff{Initial: DefaultBackoff, Max: DefaultMaxBackoff, MaxRetryAfter: maxRetryAfter})
+	if err != nil {
+		return nil, fmt.Errorf("dispatch %s: %w", o.Name, err)
 	}
 	gr, err := newGrouping(o.GroupBy)
 	if err != nil {
@@ -153,8 +167,8 @@ func New(n notify.Notifier, o Options) (*Dispatcher, error) {
 		n:          n,
 		o:          o,
 		grouping:   gr,
-		backoff:    notify.Backoff{Initial: o.Backoff, Max: o.MaxBackoff, MaxRetryAfter: maxRetryAfter},
-		logger:     o.Logger.With("notifier", o.Name),
+		backoff:    backoff,
+		logger:     notify.NotifierLogger(o.Logger, o.Name),
 		m:          m,
 		wake:       make(chan struct{}, 1),
 		syncs:      make(chan chan struct{}),
@@ -170,28 +184,13 @@ func New(n notify.Notifier, o Options) (*Dispatcher, error) {
 	return d, nil
 }
 
+// withDefaults fills the Alertmanager-like intervals, the capacity and
+// the clock; the backoffs are notify.Backoff.Resolve's.
 func withDefaults(o Options) Options {
-	if o.GroupWait == 0 {
-		o.GroupWait = DefaultGroupWait
-	}
-	if o.GroupInterval == 0 {
-		o.GroupInterval = DefaultGroupInterval
-	}
-	if o.RepeatInterval == 0 {
-		o.RepeatInterval = DefaultRepeatInterval
-	}
-	if o.OutboxCapacity == 0 {
-		o.OutboxCapacity = DefaultOutboxCapacity
-	}
-	if o.Backoff == 0 {
-		o.Backoff = DefaultBackoff
-	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = max(DefaultMaxBackoff, o.Backoff)
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.GroupWait = cmp.Or(o.GroupWait, DefaultGroupWait)
+	o.GroupInterval = cmp.Or(o.GroupInterval, DefaultGroupInterval)
+	o.RepeatInterval = cmp.Or(o.RepeatInterval, DefaultRepeatInterval)
+	o.OutboxCapacity = cmp.Or(o.OutboxCapacity, DefaultOutboxCapacity)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -480,7 +479,7 @@ func (d *Dispatcher) flush(g *group, now time.Time) {
 		if len(payload) > 0 {
 			d.enqueue(&notification{
 				Version:     fileVersion,
-				ID:          NewID(),
+				ID:          notify.NewID(),
 				GroupKey:    g.key,
 				GroupLabels: g.labels,
 				Created:     now,
@@ -539,7 +538,7 @@ func (d *Dispatcher) deliverDue(ctx context.Context, now time.Time) bool {
 	}
 	n := d.outbox[0]
 	n.attempts++
-	actx := WithMeta(ctx, Meta{ID: n.ID, GroupKey: n.GroupKey, GroupLabels: n.GroupLabels, Created: n.Created, Attempt: n.attempts})
+	actx := notify.WithMeta(ctx, notify.Meta{ID: n.ID, GroupKey: n.GroupKey, GroupLabels: n.GroupLabels, Created: n.Created, Attempt: n.attempts})
 	retry, err := d.n.Notify(actx, n.Alerts...)
 	log := d.logger.With("id", n.ID, "group", n.GroupKey, "alerts", len(n.Alerts), "attempt", n.attempts)
 	switch {

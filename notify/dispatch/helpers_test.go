@@ -21,7 +21,7 @@ var t0 = time.Unix(0, 0).UTC()
 
 // call is one Notify call as the fake notifier saw it.
 type call struct {
-	meta   dispatch.Meta
+	meta   notify.Meta
 	at     time.Time       // the clock when called
 	states map[string]bool // alert (labels string) → firing at meta.Created
 	ok     bool            // the notifier answered success
@@ -48,7 +48,7 @@ type fakeNotifier struct {
 }
 
 func (f *fakeNotifier) Notify(ctx context.Context, alerts ...*notify.Alert) (bool, error) {
-	meta, ok := dispatch.MetaFrom(ctx)
+	meta, ok := notify.MetaFrom(ctx)
 	if !ok {
 		return false, fmt.Errorf("no meta on the context")
 	}

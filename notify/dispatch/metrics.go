@@ -3,6 +3,7 @@ package dispatch
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/promreg"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 )
 
@@ -25,11 +26,11 @@ type metrics struct {
 
 func newMetrics(notifier string, reg prometheus.Registerer) (*metrics, error) {
 	cl := prometheus.Labels{"notifier": notifier}
-	dropped, err := notify.Register(reg, notify.NewDroppedVec(notifier))
+	dropped, err := promreg.Register(reg, notify.NewDroppedVec(notifier))
 	if err != nil {
 		return nil, err
 	}
-	outboxLength, err := notify.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+	outboxLength, err := promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "vllm_sentinel_outbox_length",
 		Help:        "Notifications made and not yet delivered: waiting, or being retried.",
 		ConstLabels: cl,
@@ -37,7 +38,7 @@ func newMetrics(notifier string, reg prometheus.Registerer) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	groups, err := notify.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+	groups, err := promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "vllm_sentinel_alert_groups",
 		Help:        "Aggregation groups that hold alerts.",
 		ConstLabels: cl,
@@ -45,7 +46,7 @@ func newMetrics(notifier string, reg prometheus.Registerer) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	writeFailures, err := notify.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+	writeFailures, err := promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name:        "vllm_sentinel_outbox_write_failures_total",
 		Help:        "Failed writes of outbox files; the notification is then kept in memory only.",
 		ConstLabels: cl,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/atomicfile"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 )
 
@@ -28,13 +29,13 @@ import (
 //	outbox/*.corrupt-<unix>       a file that could not be read, moved aside
 //	groups.json.corrupt-<unix>    likewise
 //
-// Every file is written to a temporary name, fsynced and renamed into
-// place, so a crash leaves the old or the new version, never a torn one.
+// Every file is replaced with atomicfile, so a crash leaves the old or the
+// new version, never a torn one, and at worst a temporary file that the
+// next load removes.
 const (
 	fileVersion = 1
 	groupsFile  = "groups.json"
 	outboxDir   = "outbox"
-	tmpPrefix   = ".tmp-"
 )
 
 // notification is one flush of a group: the unit the outbox stores and the
@@ -148,7 +149,7 @@ func (s *store) notificationPath(seq uint64) string {
 }
 
 func (s *store) writeNotification(n *notification) error {
-	return writeAtomic(s.notificationPath(n.Seq), n)
+	return writeJSON(s.notificationPath(n.Seq), n)
 }
 
 func (s *store) removeNotification(n *notification) error {
@@ -181,7 +182,7 @@ func (s *store) loadOutbox(now time.Time) ([]*notification, []corruptFile, error
 	for _, e := range entries {
 		name := e.Name()
 		path := filepath.Join(dir, name)
-		if e.IsDir() || strings.HasPrefix(name, tmpPrefix) || !strings.HasSuffix(name, ".json") {
+		if e.IsDir() || strings.HasPrefix(name, atomicfile.TempPrefix) || !strings.HasSuffix(name, ".json") {
 			continue
 		}
 		n, err := readNotification(path, name)
@@ -242,7 +243,7 @@ func (s *store) loadState(now time.Time) (*stateFile, *corruptFile, error) {
 }
 
 func (s *store) saveState(sf *stateFile) error {
-	return writeAtomic(filepath.Join(s.dir, groupsFile), sf)
+	return writeJSON(filepath.Join(s.dir, groupsFile), sf)
 }
 
 func moveAside(path string, now time.Time, cause error) (string, error) {
@@ -253,44 +254,19 @@ func moveAside(path string, now time.Time, cause error) (string, error) {
 	return aside, cause
 }
 
-// removeTemps removes what interrupted writes left in dir.
+// removeTemps removes what interrupted writes left in dir. A temporary
+// file it cannot remove is skipped by every reader, so it is no reason to
+// stop.
 func removeTemps(dir string) {
-	tmps, _ := filepath.Glob(filepath.Join(dir, tmpPrefix+"*"))
-	for _, t := range tmps {
-		_ = os.Remove(t)
-	}
+	_ = atomicfile.RemoveTemps(dir)
 }
 
-// writeAtomic writes v as JSON to path through a temporary file, fsynced
-// and renamed into place, then fsyncs the directory so the rename lasts.
-func writeAtomic(path string, v any) error {
+// writeJSON replaces path with v as JSON. The files hold alerts and group
+// labels, which need not be world-readable.
+func writeJSON(path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, b, 0o600)
 }

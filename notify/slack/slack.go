@@ -8,26 +8,25 @@ package slack
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/clock"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
-	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
 )
 
 // Defaults for the zero fields of Options.
 const (
-	DefaultTimeout = 10 * time.Second
+	DefaultTimeout = notify.DefaultTimeout
 	// DefaultMinInterval is Slack's rate limit for incoming webhooks.
 	DefaultMinInterval = time.Second
 )
@@ -72,64 +71,46 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New checks the options and builds a Notifier.
 func New(o Options) (*Notifier, error) {
-	if o.Name == "" {
-		return nil, errors.New("slack: a notifier name is required")
-	}
-	ep, err := notify.ParseEndpoint(o.WebhookURL)
+	poster, err := notify.NewPoster(notify.PosterOptions{Kind: "slack", Name: o.Name, URL: o.WebhookURL,
+		HTTPConfig: o.HTTPConfig, Timeout: o.Timeout, Registerer: o.Registerer})
 	if err != nil {
-		return nil, fmt.Errorf("slack %s: webhook URL: %w", o.Name, err)
+		return nil, err
 	}
-	if o.Timeout < 0 || o.MinInterval < 0 {
-		return nil, fmt.Errorf("slack %s: timeout and min interval must not be negative", o.Name)
+	if o.MinInterval < 0 {
+		return nil, fmt.Errorf("slack %s: min interval must not be negative", o.Name)
 	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.MinInterval == 0 {
-		o.MinInterval = DefaultMinInterval
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.MinInterval = cmp.Or(o.MinInterval, DefaultMinInterval)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = notify.Sleep
+		o.Sleep = clock.Sleep
 	}
-	poster, err := notify.NewPoster(o.Name, ep, o.HTTPConfig, "slack", o.Timeout, o.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("slack %s: %w", o.Name, err)
-	}
+	ep := poster.Endpoint()
 	return &Notifier{
 		name:        o.Name,
 		ep:          ep,
 		poster:      poster,
 		externalURL: o.ExternalURL,
 		now:         o.Now,
-		logger:      o.Logger.With("notifier", o.Name, "url", ep),
+		logger:      notify.NotifierLogger(o.Logger, o.Name).With("url", ep),
 		limit:       limiter{interval: o.MinInterval, now: o.Now, sleep: o.Sleep},
 	}, nil
 }
 
 // Notify posts one message for the alerts, waiting first if the last
 // message went out less than MinInterval ago. Firing and resolved are
-// judged at the Created time of the dispatch.Meta on ctx (now without one).
+// judged at the Created time of the notify.Meta on ctx (now without one).
 // retry is true for rate limits (the error is a *notify.StatusError with
 // RetryAfter), server and network errors; refusals such as invalid_payload,
 // channel_not_found or channel_is_archived are permanent.
 func (n *Notifier) Notify(ctx context.Context, alerts ...*notify.Alert) (retry bool, err error) {
-	alerts = slices.DeleteFunc(slices.Clone(alerts), func(a *notify.Alert) bool { return a == nil })
+	alerts, meta := notify.Prepare(ctx, alerts, n.now)
 	if len(alerts) == 0 {
 		return false, nil
 	}
-	meta, _ := dispatch.MetaFrom(ctx)
-	at := meta.Created
-	if at.IsZero() {
-		at = n.now()
-	}
 	var buf bytes.Buffer
-	if err := newEncoder(&buf).Encode(buildMessage(alerts, meta.GroupLabels, at, n.externalURL)); err != nil {
+	if err := newEncoder(&buf).Encode(buildMessage(alerts, meta.GroupLabels, meta.Created, n.externalURL)); err != nil {
 		return false, fmt.Errorf("slack %s: encode message: %w", n.name, err)
 	}
 	body := buf.Bytes()

@@ -142,7 +142,7 @@ func TestStatusJudgedAtCreation(t *testing.T) {
 	t.Parallel()
 	f := newFakeSlack(t, nil)
 	n := newNotifier(t, slack.Options{WebhookURL: f.URL(), Now: func() time.Time { return t0.Add(time.Hour) }})
-	ctx := dispatch.WithMeta(context.Background(), dispatch.Meta{ID: "msg_1", Created: t0})
+	ctx := notify.WithMeta(context.Background(), notify.Meta{ID: "msg_1", Created: t0})
 	if _, err := n.Notify(ctx, burning("a", t0)); err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +481,7 @@ func TestLimitsUnderStress(t *testing.T) {
 			if tc.name == "long group labels" {
 				gl = alerts[0].Labels
 			}
-			ctx := dispatch.WithMeta(context.Background(), dispatch.Meta{ID: "msg_1", Created: t0, GroupLabels: gl})
+			ctx := notify.WithMeta(context.Background(), notify.Meta{ID: "msg_1", Created: t0, GroupLabels: gl})
 			if _, err := n.Notify(ctx, alerts...); err != nil {
 				t.Fatal(err)
 			}

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -31,13 +30,13 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/promreg"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
-	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
 )
 
 // Defaults and limits.
 const (
-	DefaultTimeout = 10 * time.Second
+	DefaultTimeout = notify.DefaultTimeout
 	// Version is Alertmanager's webhook payload version.
 	Version = "4"
 	// SecretPrefix starts a Standard Webhooks signing secret.
@@ -75,7 +74,7 @@ type Options struct {
 	Logger      *slog.Logger
 	// Registerer receives the metrics; nil registers none.
 	Registerer prometheus.Registerer
-	// Now is the clock for webhook-timestamp and, without a dispatch.Meta,
+	// Now is the clock for webhook-timestamp and, without a notify.Meta,
 	// for telling firing from resolved.
 	Now func() time.Time
 }
@@ -100,47 +99,27 @@ var _ notify.Notifier = (*Notifier)(nil)
 // New checks the options and builds a Notifier. Errors never quote the URL,
 // the key or a header value.
 func New(o Options) (*Notifier, error) {
-	if o.Name == "" {
-		return nil, errors.New("webhook: a notifier name is required")
-	}
-	ep, err := notify.ParseEndpoint(o.URL)
-	if err != nil {
-		return nil, fmt.Errorf("webhook %s: %w", o.Name, err)
-	}
-	if o.Timeout < 0 || o.MaxAlerts < 0 {
-		return nil, fmt.Errorf("webhook %s: timeout and max alerts must not be negative", o.Name)
-	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.MaxAlerts < 0 {
+		return nil, fmt.Errorf("webhook %s: max alerts must not be negative", o.Name)
 	}
 	var key []byte
 	if o.SigningKey != "" {
+		var err error
 		if key, err = ParseSigningKey(o.SigningKey); err != nil {
 			return nil, fmt.Errorf("webhook %s: %w", o.Name, err)
 		}
 	}
-	headers := http.Header{}
-	for k, v := range o.Headers {
-		ck := http.CanonicalHeaderKey(k)
-		if reservedHeader(ck) {
-			return nil, fmt.Errorf("webhook %s: header %s is set by the notifier", o.Name, ck)
-		}
-		if k == "" || strings.ContainsAny(k, " :\r\n") || strings.ContainsAny(v, "\r\n") {
-			return nil, fmt.Errorf("webhook %s: invalid header %q", o.Name, k)
-		}
-		headers.Set(ck, v)
-	}
-	poster, err := notify.NewPoster(o.Name, ep, o.HTTPConfig, "webhook", o.Timeout, o.Registerer)
+	headers, err := checkHeaders(o.Headers)
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", o.Name, err)
 	}
-	disabled, err := notify.Register(o.Registerer, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	poster, err := notify.NewPoster(notify.PosterOptions{Kind: "webhook", Name: o.Name, URL: o.URL,
+		HTTPConfig: o.HTTPConfig, Timeout: o.Timeout, Registerer: o.Registerer})
+	if err != nil {
+		return nil, err
+	}
+	ep := poster.Endpoint()
+	disabled, err := promreg.Register(o.Registerer, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name:        "vllm_sentinel_notifier_disabled",
 		Help:        "1 while a notifier is disabled because its receiver answered 410 Gone.",
 		ConstLabels: prometheus.Labels{"notifier": o.Name},
@@ -150,6 +129,9 @@ func New(o Options) (*Notifier, error) {
 	}
 	g := disabled.WithLabelValues(ep.String())
 	g.Set(0)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return &Notifier{
 		name:        o.Name,
 		ep:          ep,
@@ -159,9 +141,26 @@ func New(o Options) (*Notifier, error) {
 		maxAlerts:   o.MaxAlerts,
 		externalURL: o.ExternalURL,
 		now:         o.Now,
-		logger:      o.Logger.With("notifier", o.Name, "url", ep),
+		logger:      notify.NotifierLogger(o.Logger, o.Name).With("url", ep),
 		disabledG:   g,
 	}, nil
+}
+
+// checkHeaders canonicalises the extra headers. Errors name a header, never
+// its value.
+func checkHeaders(in map[string]string) (http.Header, error) {
+	headers := http.Header{}
+	for k, v := range in {
+		ck := http.CanonicalHeaderKey(k)
+		if reservedHeader(ck) {
+			return nil, fmt.Errorf("header %s is set by the notifier", ck)
+		}
+		if k == "" || strings.ContainsAny(k, " :\r\n") || strings.ContainsAny(v, "\r\n") {
+			return nil, fmt.Errorf("invalid header %q", k)
+		}
+		headers.Set(ck, v)
+	}
+	return headers, nil
 }
 
 func reservedHeader(canonical string) bool {
@@ -227,25 +226,18 @@ const (
 	StatusResolved = "resolved"
 )
 
-// Notify posts one payload for the alerts. The dispatch.Meta on ctx gives
+// Notify posts one payload for the alerts. The notify.Meta on ctx gives
 // the webhook-id, the group and the time at which firing and resolved are
 // judged; without one a fresh ID, no group labels and now are used.
 // retry is true for rate limits, server and network errors. A 410 disables
 // the notifier: this and every later call return ErrDisabled.
 func (n *Notifier) Notify(ctx context.Context, alerts ...*notify.Alert) (retry bool, err error) {
-	alerts = slices.DeleteFunc(slices.Clone(alerts), func(a *notify.Alert) bool { return a == nil })
+	alerts, meta := notify.Prepare(ctx, alerts, n.now)
 	if len(alerts) == 0 {
 		return false, nil
 	}
 	if n.disabled.Load() {
 		return false, fmt.Errorf("webhook %s: %w", n.name, ErrDisabled)
-	}
-	meta, ok := dispatch.MetaFrom(ctx)
-	if !ok || meta.ID == "" {
-		meta.ID = dispatch.NewID()
-	}
-	if meta.Created.IsZero() {
-		meta.Created = n.now()
 	}
 	body, err := json.Marshal(n.message(alerts, meta))
 	if err != nil {
@@ -274,7 +266,7 @@ func (n *Notifier) Notify(ctx context.Context, alerts ...*notify.Alert) (retry b
 	return notify.Retryable(err), fmt.Errorf("webhook %s: post %d alerts to %s: %w", n.name, len(alerts), n.ep, err)
 }
 
-func (n *Notifier) message(alerts []*notify.Alert, meta dispatch.Meta) Message {
+func (n *Notifier) message(alerts []*notify.Alert, meta notify.Meta) Message {
 	m := Message{
 		Version:           Version,
 		GroupKey:          meta.GroupKey,

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/promreg"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
@@ -85,7 +86,7 @@ func TestPayloadIsAlertmanagers(t *testing.T) {
 	b := alert("mistral", "ttft", t0.Add(-time.Hour), t0.Add(-time.Minute))
 	b.Annotations["summary"] = "other"
 	x := alert("qwen", "ttft", t0, t0.Add(4*time.Minute))
-	ctx := dispatch.WithMeta(context.Background(), dispatch.Meta{
+	ctx := notify.WithMeta(context.Background(), notify.Meta{
 		ID: "msg_abc", GroupKey: `{}:{alertname="SLOBurnRate", slo="ttft"}`, Created: t0,
 		GroupLabels: model.LabelSet{"alertname": "SLOBurnRate", "slo": "ttft"},
 	})
@@ -255,7 +256,7 @@ vllm_sentinel_notifications_dropped_total{notifier="hooks",reason="permanent_err
 }
 
 func gaugeOf(t testing.TB, reg *prometheus.Registry) prometheus.Collector {
-	g, err := notify.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	g, err := promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name:        "vllm_sentinel_notifier_disabled",
 		Help:        "1 while a notifier is disabled because its receiver answered 410 Gone.",
 		ConstLabels: prometheus.Labels{"notifier": "hooks"},

@@ -1,9 +1,10 @@
-package dispatch
+package notify
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -11,7 +12,9 @@ import (
 
 // Meta describes the notification that a Notify call delivers. The
 // Dispatcher puts it on the context of every attempt; notifiers read it with
-// MetaFrom. It is pipeline metadata, not configuration.
+// MetaFrom. It is pipeline metadata, not configuration: it lives here, not
+// in dispatch, so that a notifier need not import the pipeline that drives
+// it.
 type Meta struct {
 	// ID is unique per notification and the same on every retry, before and
 	// after a restart: receivers may deduplicate on it (the webhook notifier
@@ -50,4 +53,20 @@ func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return "msg_" + hex.EncodeToString(b[:])
+}
+
+// Prepare starts a Notify the way every notifier of one group of alerts
+// (Slack, webhooks) does: it returns the alerts without the nil ones, in a
+// new slice, and the Meta on ctx made whole for a call that did not come
+// from a Dispatcher — a fresh ID, and now() as Created.
+func Prepare(ctx context.Context, alerts []*Alert, now func() time.Time) ([]*Alert, Meta) {
+	alerts = slices.DeleteFunc(slices.Clone(alerts), func(a *Alert) bool { return a == nil })
+	meta, _ := MetaFrom(ctx)
+	if meta.ID == "" {
+		meta.ID = NewID()
+	}
+	if meta.Created.IsZero() {
+		meta.Created = now()
+	}
+	return alerts, meta
 }

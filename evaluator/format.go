@@ -1,0 +1,28 @@
+package evaluator
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+
+	"github.com/vllm-sentinel/vllm-sentinel/rules"
+)
+
+// Figures in alert texts are written one way, by these.
+
+func pct(v float64) string { return strconv.FormatFloat(v*100, 'f', 2, 64) + "%" }
+
+func num(v float64) string { return rules.FormatFigure(v) }
+
+// fmtGroup writes a group for a summary: " (model_name=llama)", or nothing.
+func fmtGroup(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return " (" + joinLabels(m, ", ") + ")"
+}
+
+// sortKeys orders rule keys as the state file writes them.
+func sortKeys(keys []ruleKey) {
+	slices.SortFunc(keys, func(a, b ruleKey) int { return cmp.Compare(a.String(), b.String()) })
+}

@@ -1,0 +1,140 @@
+package evaluator
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// Alert names of the alerts the sentinel raises about itself and its SLOs.
+const (
+	AlertWatchdog          = "SentinelWatchdog"
+	AlertPrometheusDown    = "SentinelPrometheusDown"
+	AlertNoData            = "SentinelNoData"
+	AlertEvaluationFailing = "SentinelEvaluationFailing"
+)
+
+// metaRule is one of the sentinel's alerts about its own work. Each is a
+// function of the evaluation; they differ only in name, timing and that
+// function.
+type metaRule struct {
+	name  string
+	after time.Duration
+	ctx   alertContext
+	conds func(m *metaRule, ev evaluation) []Condition
+}
+
+func (r *metaRule) key() ruleKey   { return ruleKey{kindMeta, r.name} }
+func (r *metaRule) timing() Timing { return Timing{For: r.after} }
+func (r *metaRule) conditions(ev evaluation) ([]Condition, bool) {
+	return r.conds(r, ev), true
+}
+
+// alert builds a meta alert's condition.
+func (r *metaRule) alert(alertname, severity string, extra model.LabelSet, summary, description string) Condition {
+	ls := model.LabelSet{model.AlertNameLabel: model.LabelValue(alertname), "severity": model.LabelValue(severity)}
+	for k, v := range extra {
+		ls[k] = v
+	}
+	return Condition{Labels: r.ctx.labels(ls), Annotations: model.LabelSet{
+		"summary": model.LabelValue(summary), "description": model.LabelValue(description),
+	}}
+}
+
+// metaRules are the sentinel's own alerts for an engine evaluating slos at
+// interval.
+func metaRules(ctx alertContext, interval time.Duration, slos []string) []rule {
+	return []rule{
+		&metaRule{name: "watchdog", ctx: ctx, conds: watchdog},
+		&metaRule{name: "prometheus_down", after: 2 * interval, ctx: ctx, conds: prometheusDown},
+		&metaRule{name: "nodata", after: 5 * interval, ctx: ctx, conds: func(m *metaRule, ev evaluation) []Condition {
+			return noData(m, ev, slos)
+		}},
+		&metaRule{name: "failing", after: 5 * interval, ctx: ctx, conds: evaluationFailing},
+	}
+}
+
+func watchdog(m *metaRule, _ evaluation) []Condition {
+	return []Condition{m.alert(AlertWatchdog, "none", nil,
+		"vllm-sentinel is evaluating (dead man's switch)",
+		"This alert always fires while vllm-sentinel runs. Route it to a dead man's switch: its absence means the sentinel or its delivery is down.")}
+}
+
+func prometheusDown(m *metaRule, ev evaluation) []Condition {
+	var reasons []string
+	if ev.probeErr != nil {
+		reasons = append(reasons, ev.probeErr.Error())
+	}
+	for _, se := range ev.res.Errors {
+		if se.Unavailable {
+			reasons = append(reasons, se.Error)
+		}
+	}
+	if len(reasons) == 0 {
+		return nil
+	}
+	return []Condition{m.alert(AlertPrometheusDown, "critical", nil,
+		"vllm-sentinel cannot query Prometheus: SLOs are not being evaluated",
+		"Queries are failing, so burn-rate alerts cannot fire. First error: "+reasons[0])}
+}
+
+func noData(m *metaRule, ev evaluation, slos []string) []Condition {
+	groups := map[string]int{}
+	for _, r := range ev.res.SLOs {
+		if r.State != StateNoData {
+			groups[r.SLO]++
+		}
+	}
+	errs := map[string]EvalError{}
+	for _, se := range ev.res.Errors {
+		if se.SLO != "" {
+			errs[se.SLO] = se
+		}
+	}
+	var out []Condition
+	for _, name := range slos {
+		se, failed := errs[name]
+		if failed && se.Absent == "" {
+			continue // a failing query is not missing data
+		}
+		if groups[name] > 0 {
+			continue
+		}
+		extra := model.LabelSet{"slo": model.LabelValue(name)}
+		what := "no events in any window"
+		if se.Absent != "" {
+			extra["metric"] = model.LabelValue(se.Absent)
+			what = "metric " + se.Absent + " is absent"
+		}
+		out = append(out, m.alert(AlertNoData, "warning", extra,
+			fmt.Sprintf("SLO %s has no data: %s", name, what),
+			"Without data the SLO cannot burn and cannot page. Check that Prometheus scrapes vLLM, vllm.selector, and vllm.metric_names."))
+	}
+	for _, ee := range ev.res.Errors {
+		if ee.Indicator == "" || ee.Absent == "" {
+			continue
+		}
+		out = append(out, m.alert(AlertNoData, "warning", model.LabelSet{"indicator": model.LabelValue(ee.Indicator), "metric": model.LabelValue(ee.Absent)},
+			fmt.Sprintf("Indicator %s has no data: metric %s is absent", ee.Indicator, ee.Absent),
+			"An absent metric is not zero: the indicator cannot warn. Check that Prometheus scrapes vLLM, vllm.selector, and vllm.metric_names."))
+	}
+	return out
+}
+
+func evaluationFailing(m *metaRule, ev evaluation) []Condition {
+	var out []Condition
+	for _, ee := range ev.res.Errors {
+		if ee.Unavailable || ee.Absent != "" {
+			continue // PrometheusDown and NoData cover these
+		}
+		extra, subject := model.LabelSet{"slo": model.LabelValue(ee.SLO)}, "SLO "+ee.SLO
+		if ee.Indicator != "" {
+			extra, subject = model.LabelSet{"indicator": model.LabelValue(ee.Indicator)}, "indicator "+ee.Indicator
+		}
+		out = append(out, m.alert(AlertEvaluationFailing, "warning", extra,
+			"vllm-sentinel cannot evaluate "+subject,
+			"Its alerts are frozen until it evaluates again. Error: "+ee.Error))
+	}
+	return out
+}
