@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
@@ -57,7 +55,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitFailure
 		}
 	} else {
-		printTable(stdout, res)
+		res.WriteTable(stdout)
 	}
 	if len(res.Errors) > 0 {
 		return exitFailure
@@ -165,86 +163,4 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not RFC3339 (2026-01-02T15:04:05Z), unix seconds, or now", s)
-}
-
-func fmtRatio(p *float64) string {
-	if p == nil {
-		return "-"
-	}
-	return strconv.FormatFloat(*p, 'f', 5, 64)
-}
-
-func fmtBurn(p *float64) string {
-	if p == nil {
-		return "-"
-	}
-	return strconv.FormatFloat(*p, 'f', 2, 64)
-}
-
-func fmtLabels(m map[string]string) string {
-	if len(m) == 0 {
-		return "{}"
-	}
-	return evaluator.GroupString(m)
-}
-
-func printTable(w io.Writer, res *evaluator.Report) {
-	fmt.Fprintf(w, "Evaluation at %s\n\n", res.Time.UTC().Format(time.RFC3339))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLO\tGROUP\tSTATE\tBUDGET LEFT\tEXHAUSTS IN\tFIRING")
-	for _, r := range res.SLOs {
-		budget := "-"
-		if r.BudgetRemaining != nil {
-			budget = strconv.FormatFloat(*r.BudgetRemaining*100, 'f', 1, 64) + "%"
-		}
-		exh := "-"
-		if r.Exhaustion != nil {
-			exh = r.Exhaustion.String()
-		}
-		var firing []string
-		for _, f := range r.Firing {
-			firing = append(firing, fmt.Sprintf("%s/%s %s (burn %.1f/%.1f > %.2f)", f.LongWindow, f.ShortWindow, f.Severity, f.LongBurnRate, f.ShortBurnRate, f.Factor))
-		}
-		if len(firing) == 0 {
-			firing = []string{"-"}
-		}
-		name := r.SLO
-		if r.Approximate {
-			name += " (approx.)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, fmtLabels(r.Labels), r.State, budget, exh, strings.Join(firing, "; "))
-	}
-	tw.Flush()
-	for _, r := range res.SLOs {
-		metric := ""
-		if r.Metric != "" {
-			metric = ", " + r.Metric
-		}
-		fmt.Fprintf(w, "\n%s %s (objective %g%%%s)\n", r.SLO, fmtLabels(r.Labels), r.Objective, metric)
-		if r.Note != "" {
-			fmt.Fprintf(w, "  note: %s\n", r.Note)
-		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "  window\terror ratio\tburn rate\tevents\t")
-		for _, win := range append(r.Windows, r.Budget) {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.0f\t\n", win.Window, fmtRatio(win.ErrorRatio), fmtBurn(win.BurnRate), win.Events)
-		}
-		tw.Flush()
-	}
-	if len(res.Indicators) > 0 {
-		fmt.Fprintln(w, "\nLeading indicators")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "INDICATOR\tGROUP\tVALUE\tTHRESHOLD\tSTATE")
-		for _, in := range res.Indicators {
-			fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%s\n", in.Indicator, fmtLabels(in.Group()), float64(in.Value), float64(in.Threshold), in.State)
-		}
-		tw.Flush()
-	}
-	for _, e := range res.Errors {
-		subject := "SLO " + e.SLO
-		if e.Indicator != "" {
-			subject = "indicator " + e.Indicator
-		}
-		fmt.Fprintf(w, "\nERROR %s: %s\n", subject, e.Error)
-	}
 }

@@ -70,6 +70,7 @@ func register[C any](r *Registry, typ string, decode func(*yaml.Node) (*C, error
 		decode: func(node *yaml.Node) (any, error) {
 			c, err := decode(node)
 			if err != nil {
+				// A nil any, not a typed nil *C.
 				return nil, err
 			}
 			return c, nil
