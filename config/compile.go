@@ -1,9 +1,7 @@
 package config
 
 import (
-	"fmt"
 	"maps"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/httpurl"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
@@ -24,11 +23,11 @@ func (l *loader) checkSettings(cfg *Config) {
 	}
 	l.fields([]any{"global", "external_labels"}, rules.CheckLabels(nil, cfg.Global.ExternalLabels))
 	if u := cfg.Global.ExternalURL; u != "" {
-		if _, err := parseHTTPURL(u); err != nil {
+		if err := httpurl.Validate(u); err != nil {
 			l.at([]any{"global", "external_url"}, "%v", err)
 		}
 	}
-	if _, err := parseHTTPURL(cfg.Prometheus.URL); err != nil {
+	if err := httpurl.Validate(cfg.Prometheus.URL); err != nil {
 		l.at([]any{"prometheus", "url"}, "%v", err)
 	}
 	if cfg.Prometheus.Timeout <= 0 {
@@ -82,17 +81,6 @@ func compileAll[S any, R any](l *loader, key, what string, specs []S, name func(
 		}
 	}
 	return out
-}
-
-func parseHTTPURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("invalid URL %q: %w", s, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("invalid URL %q: want http(s)://host[:port][/path]", s)
-	}
-	return u, nil
 }
 
 // compileNotifiers checks each entry's name and type here, and hands the

@@ -3,7 +3,6 @@ package notify
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
@@ -56,27 +55,6 @@ func pathString(p []any) string {
 		fmt.Fprint(&b, e)
 	}
 	return b.String()
-}
-
-// CheckURL checks a receiver URL written in the config: http or https,
-// with a host. A password in it is masked in the error.
-func CheckURL(s string) error {
-	u, err := ParseURL(s)
-	if err != nil {
-		return fmt.Errorf("invalid URL %q: %w", s, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid URL %q: want http(s)://host[:port][/path]", redacted(s, u))
-	}
-	return nil
-}
-
-// redacted is s as written, unless it holds a password.
-func redacted(s string, u *url.URL) string {
-	if _, ok := u.User.Password(); ok {
-		return u.Redacted()
-	}
-	return s
 }
 
 // HTTPSettings are the keys of an entry that configure the HTTP client,

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/vllm-sentinel/vllm-sentinel/internal/httpurl"
 )
 
 // minScrubLen keeps scrubbing from blanking out short, common strings such
@@ -31,7 +33,7 @@ func ParseEndpoint(raw string) (Endpoint, error) {
 	if raw == "" {
 		return Endpoint{}, errors.New("no URL")
 	}
-	u, err := ParseURL(raw)
+	u, err := httpurl.Parse(raw)
 	if err != nil {
 		// Not even the cause when it quotes part of the URL.
 		msg := err.Error()
@@ -41,7 +43,7 @@ func ParseEndpoint(raw string) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("invalid URL: %s", msg)
 	}
 	display := RedactURL(raw)
-	if err := CheckHTTPURL(u, display); err != nil {
+	if err := httpurl.Check(u, display); err != nil {
 		return Endpoint{}, err
 	}
 	e := Endpoint{url: raw, display: display}

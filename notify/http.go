@@ -109,33 +109,6 @@ func RedactURL(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// ParseURL parses raw. On failure it returns only the cause: url.Error
-// repeats the whole URL, which may hold a password or a token.
-func ParseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err
-		}
-		return nil, err
-	}
-	return u, nil
-}
-
-// CheckHTTPURL checks that u is an absolute http or https URL with a host.
-// display names u in the errors; it must hold no secret.
-func CheckHTTPURL(u *url.URL, display string) error {
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("URL %s: scheme must be http or https", display)
-	case u.Host == "":
-		return fmt.Errorf("URL %s: no host", display)
-	case u.Opaque != "":
-		return fmt.Errorf("URL %s: not a hierarchical URL", display)
-	}
-	return nil
-}
-
 // ValidHTTPConfig returns a validated copy of hc. Validate normalises in
 // place (bearer_token becomes authorization, an empty authorization type
 // becomes Bearer), so the pointed-to parts it writes are copied first and

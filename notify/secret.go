@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/vllm-sentinel/vllm-sentinel/internal/httpurl"
 )
 
 // Secret is a value read from a secret file: a Slack webhook URL, a webhook
@@ -49,7 +51,7 @@ func ReadSecret(key, file string, isURL bool) (*Secret, error) {
 	if s == "" {
 		return nil, FieldErrorf(path, "secret file %s is empty", file)
 	}
-	if isURL && CheckURL(s) != nil {
+	if isURL && httpurl.Validate(s) != nil {
 		return nil, FieldErrorf(path, "secret file %s does not hold an http(s) URL", file)
 	}
 	return &Secret{value: s}, nil

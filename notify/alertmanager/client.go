@@ -15,6 +15,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/httpurl"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 )
 
@@ -33,7 +34,7 @@ type endpoint struct {
 // must be valid) as basic auth. Errors never quote raw, which may hold a
 // password.
 func parseEndpoint(raw string, hc commoncfg.HTTPClientConfig) (endpoint, error) {
-	u, err := notify.ParseURL(raw)
+	u, err := httpurl.Parse(raw)
 	if err != nil {
 		return endpoint{}, fmt.Errorf("invalid URL: %w", err)
 	}
@@ -49,7 +50,7 @@ func parseEndpoint(raw string, hc commoncfg.HTTPClientConfig) (endpoint, error) 
 		pw, _ := user.Password()
 		hc.BasicAuth = &commoncfg.BasicAuth{Username: user.Username(), Password: commoncfg.Secret(pw)}
 	}
-	if err := notify.CheckHTTPURL(u, display); err != nil {
+	if err := httpurl.Check(u, display); err != nil {
 		return endpoint{}, err
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {

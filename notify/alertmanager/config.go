@@ -5,6 +5,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/httpurl"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 )
 
@@ -33,7 +34,7 @@ func DecodeConfig(node *yaml.Node) (*Config, error) {
 		errs = append(errs, notify.FieldErrorf([]any{"urls"}, "an alertmanager notifier needs urls"))
 	}
 	for i, u := range c.URLs {
-		if err := notify.CheckURL(u); err != nil {
+		if err := httpurl.Validate(u); err != nil {
 			errs = append(errs, &notify.FieldError{Path: []any{"urls", i}, Err: err})
 		}
 	}

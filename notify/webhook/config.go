@@ -5,6 +5,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/httpurl"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 )
 
@@ -66,7 +67,7 @@ func (c *Config) readSecrets() []error {
 	case c.URL != "" && c.URLFile != "":
 		errs = append(errs, notify.FieldErrorf([]any{"url_file"}, "set url or url_file, not both"))
 	case c.URL != "":
-		if err := notify.CheckURL(c.URL); err != nil {
+		if err := httpurl.Validate(c.URL); err != nil {
 			errs = append(errs, &notify.FieldError{Path: []any{"url"}, Err: err})
 		}
 	default:
