@@ -88,7 +88,7 @@ func vector(ctx context.Context, querier Querier, q string, ts time.Time) (model
 	}
 	vec, ok := v.(model.Vector)
 	if !ok {
-		return nil, &QueryError{Query: q, Err: fmt.Errorf("result is %s, want a vector", v.Type())}
+		return nil, &QueryError{Query: q, Err: fmt.Errorf("result is %s, want a vector", valueType(v))}
 	}
 	return vec, nil
 }

@@ -67,7 +67,48 @@ func (a *apiQuerier) Query(ctx context.Context, q string, ts time.Time) (model.V
 	for _, i := range infos {
 		a.logger.Debug("query info", "query", q, "info", i)
 	}
-	return v, err
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAnswer(v); err != nil {
+		return nil, &QueryError{Query: q, Err: err}
+	}
+	return v, nil
+}
+
+// ErrMalformedAnswer is an answer that says success but carries no usable
+// result: no data, a null sample, a series without a name map. A broken
+// proxy in front of Prometheus answers like that; it is treated as
+// Prometheus being unavailable, never as an empty (healthy) result.
+var ErrMalformedAnswer = errors.New("malformed answer from Prometheus")
+
+// checkAnswer refuses answers that would otherwise be read as data.
+func checkAnswer(v model.Value) error {
+	switch v := v.(type) {
+	case nil:
+		return fmt.Errorf("%w: success without data", ErrMalformedAnswer)
+	case model.Vector:
+		for _, s := range v {
+			if s == nil {
+				return fmt.Errorf("%w: a null sample in a vector", ErrMalformedAnswer)
+			}
+		}
+	case model.Matrix:
+		for _, ss := range v {
+			if ss == nil {
+				return fmt.Errorf("%w: a null series in a matrix", ErrMalformedAnswer)
+			}
+		}
+	case *model.Scalar:
+		if v == nil {
+			return fmt.Errorf("%w: a null scalar", ErrMalformedAnswer)
+		}
+	case *model.String:
+		if v == nil {
+			return fmt.Errorf("%w: a null string", ErrMalformedAnswer)
+		}
+	}
+	return nil
 }
 
 // Retry policy of a query: a few quick attempts within the cycle.
@@ -119,6 +160,9 @@ func Retriable(err error) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
 	}
+	if errors.Is(err, ErrMalformedAnswer) {
+		return true
+	}
 	var apiErr *v1.Error
 	if errors.As(err, &apiErr) {
 		switch apiErr.Type {
@@ -133,4 +177,12 @@ func Retriable(err error) bool {
 		return true
 	}
 	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// valueType names the type of a result for an error; a nil one too.
+func valueType(v model.Value) string {
+	if v == nil {
+		return "nothing"
+	}
+	return v.Type().String()
 }

@@ -99,7 +99,7 @@ func (c *RangeCache) fetch(ctx context.Context, q string, idx int) (map[int]mode
 	}
 	m, ok := v.(model.Matrix)
 	if !ok {
-		return nil, &QueryError{Query: q, Err: fmt.Errorf("range result is %s, want a matrix", v.Type())}
+		return nil, &QueryError{Query: q, Err: fmt.Errorf("range result is %s, want a matrix", valueType(v))}
 	}
 	at := map[int]model.Vector{}
 	stepMs, fromMs := float64(c.step.Milliseconds()), float64(c.from.UnixNano())/1e6
@@ -119,6 +119,9 @@ type apiRangeQuerier struct {
 
 func (a apiRangeQuerier) QueryRange(ctx context.Context, q string, r v1.Range) (model.Value, error) {
 	v, _, _, err := a.api.QueryRange(ctx, q, r)
+	if err == nil {
+		err = checkAnswer(v)
+	}
 	if err != nil {
 		return nil, &QueryError{Query: q, Err: err}
 	}

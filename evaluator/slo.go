@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -124,6 +125,49 @@ type windowData struct {
 	groups map[model.Fingerprint]*groupCounts
 }
 
+// InvalidDataError is an answer whose numbers cannot be event counts: NaN
+// or infinite values, negative counts, more bad events than events. It is
+// never read as healthy: the SLO is not evaluated, and says why.
+type InvalidDataError struct {
+	Window time.Duration
+	Group  model.LabelSet
+	What   string
+}
+
+func (e *InvalidDataError) Error() string {
+	return fmt.Sprintf("invalid counts over %s for %s: %s (not a finite, non-negative count of events)", rules.Duration(e.Window), e.Group, e.What)
+}
+
+// check refuses counts that are not counts. increase() extrapolates each
+// series on its own, so bad may stray a little above total, and a count a
+// hair below zero; more than that is a broken answer.
+func (wd *windowData) check() error {
+	fps := make([]model.Fingerprint, 0, len(wd.groups))
+	for fp := range wd.groups {
+		fps = append(fps, fp)
+	}
+	slices.Sort(fps)
+	for _, fp := range fps {
+		g := wd.groups[fp]
+		slack := 1 + 0.01*math.Abs(g.total)
+		var what string
+		switch {
+		case !finite(g.bad) || !finite(g.total):
+			what = fmt.Sprintf("bad %g of %g", g.bad, g.total)
+		case g.total < -slack || g.bad < -slack:
+			what = fmt.Sprintf("negative count: bad %g of %g", g.bad, g.total)
+		case g.bad > g.total+slack:
+			what = fmt.Sprintf("more bad events (%g) than events (%g)", g.bad, g.total)
+		default:
+			continue
+		}
+		return &InvalidDataError{Window: wd.window, Group: g.labels, What: what}
+	}
+	return nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
 type groupCounts struct {
 	labels model.LabelSet
 	bad    float64
@@ -227,13 +271,16 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 			}
 			vec, ok := v.(model.Vector)
 			if !ok {
-				fail(&QueryError{Query: q, Err: fmt.Errorf("result is %s, want a vector", v.Type())})
+				fail(&QueryError{Query: q, Err: fmt.Errorf("result is %s, want a vector", valueType(v))})
 				return
 			}
 			if s.Latency != nil {
 				data[i] = latencyCounts(w, vec, s.Latency.Threshold, lower, upper)
 			} else {
 				data[i] = ratioCounts(w, vec)
+			}
+			if err := data[i].check(); err != nil {
+				fail(&QueryError{Query: q, Err: err})
 			}
 		}()
 	}
