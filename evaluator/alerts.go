@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -33,15 +34,18 @@ func (s AlertState) String() string {
 // MarshalText writes the state by name.
 func (s AlertState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// UnmarshalText reads a state by name.
+// UnmarshalText reads a state by name; anything else is an error, never a
+// guess.
 func (s *AlertState) UnmarshalText(b []byte) error {
 	switch string(b) {
 	case "pending":
 		*s = StatePending
 	case "firing":
 		*s = StateFiring
-	default:
+	case "inactive":
 		*s = StateInactive
+	default:
+		return fmt.Errorf("unknown alert state %q", b)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package evaluator
 import (
 	"errors"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -61,7 +62,20 @@ type Engine struct {
 	history []*Report
 	// ready is set after the first cycle whose queries all succeeded.
 	ready bool
+	// lost is the state the sentinel had to discard, by what it was.
+	lost map[string]stateLoss
 }
+
+// stateLoss is state discarded because it could not be read.
+type stateLoss struct {
+	at  time.Time
+	err error
+}
+
+// StateLostFor is how long SentinelStateLost fires after state was
+// discarded: long enough to be seen, and to cover the pages that may have
+// been forgotten with it.
+const StateLostFor = time.Hour
 
 // NewEngine builds an engine. It does not read state; call Restore.
 func NewEngine(ev *Evaluator, sender Sender, opts EngineOptions) (*Engine, error) {
@@ -80,7 +94,7 @@ func NewEngine(ev *Evaluator, sender Sender, opts EngineOptions) (*Engine, error
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{ev: ev, sender: sender, opts: opts, sets: map[ruleKey]*AlertSet{}}
+	e := &Engine{ev: ev, sender: sender, opts: opts, sets: map[ruleKey]*AlertSet{}, lost: map[string]stateLoss{}}
 	ctx := alertContext{externalLabels: opts.ExternalLabels, externalURL: opts.ExternalURL, logger: opts.Logger}
 	var sloNames []string
 	for _, s := range ev.slos {
@@ -90,7 +104,7 @@ func NewEngine(ev *Evaluator, sender Sender, opts EngineOptions) (*Engine, error
 	for _, in := range ev.indicators {
 		e.rules = append(e.rules, &indicatorRule{in: in, ctx: ctx})
 	}
-	e.rules = append(e.rules, metaRules(ctx, opts.Interval, sloNames)...)
+	e.rules = append(e.rules, metaRules(ctx, opts.Interval, sloNames, e.losses)...)
 	if opts.StateDir != "" {
 		st, err := NewStore(opts.StateDir)
 		if err != nil {
@@ -113,8 +127,10 @@ func (e *Engine) set(r rule) *AlertSet {
 	return s
 }
 
-// Restore loads persisted alert state at ts. A corrupt file is moved aside
-// and reported; the engine then starts empty rather than not at all.
+// Restore loads persisted alert state at ts. A damaged file is moved aside
+// and reported, and SentinelStateLost fires: the engine then starts empty
+// rather than not at all, since a sentinel that does not start pages no one.
+// The error is for what stops the start: a state directory it cannot read.
 func (e *Engine) Restore(ts time.Time) error {
 	if e.store == nil {
 		return nil
@@ -124,7 +140,7 @@ func (e *Engine) Restore(ts time.Time) error {
 		return err
 	}
 	if err != nil {
-		e.opts.Logger.Error("alert state could not be restored", "err", err)
+		e.StateLost("alerts", ts, err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -143,7 +159,28 @@ func (e *Engine) Restore(ts time.Time) error {
 	if n > 0 {
 		e.opts.Logger.Info("alert state restored", "alerts", n, "saved_at", sf.SavedAt, "file", e.store.Path())
 	}
-	return err
+	return nil
+}
+
+// StateLost records that state named what (the alert state, a notifier's
+// outbox) was discarded at ts: it is logged loudly and SentinelStateLost
+// fires for StateLostFor.
+func (e *Engine) StateLost(what string, ts time.Time, err error) {
+	e.opts.Logger.Error("state could not be read and was discarded; starting without it", "state", what, "err", err)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lost[what] = stateLoss{at: ts, err: err}
+}
+
+// losses are the discards still to be alerted on at ts; the caller holds mu.
+func (e *Engine) losses(ts time.Time) map[string]stateLoss {
+	out := map[string]stateLoss{}
+	for what, l := range e.lost {
+		if ts.Sub(l.at) < StateLostFor {
+			out[what] = l
+		}
+	}
+	return out
 }
 
 // prune drops the alerts of rules the configuration no longer has: nothing
@@ -179,6 +216,7 @@ func (e *Engine) CopyState(old *Engine) {
 	}
 	e.prune()
 	e.ready = old.ready
+	maps.Copy(e.lost, old.lost)
 	e.history = append([]*Report(nil), old.history...)
 	e.last = old.last
 }

@@ -2,6 +2,8 @@ package evaluator
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -13,6 +15,7 @@ const (
 	AlertPrometheusDown    = "SentinelPrometheusDown"
 	AlertNoData            = "SentinelNoData"
 	AlertEvaluationFailing = "SentinelEvaluationFailing"
+	AlertStateLost         = "SentinelStateLost"
 )
 
 // metaRule is one of the sentinel's alerts about its own work. Each is a
@@ -44,8 +47,11 @@ func (r *metaRule) alert(alertname, severity string, extra model.LabelSet, summa
 
 // metaRules are the sentinel's own alerts for an engine evaluating slos at
 // interval.
-func metaRules(ctx alertContext, interval time.Duration, slos []string) []rule {
+func metaRules(ctx alertContext, interval time.Duration, slos []string, losses func(time.Time) map[string]stateLoss) []rule {
 	return []rule{
+		&metaRule{name: "state_lost", ctx: ctx, conds: func(m *metaRule, ev evaluation) []Condition {
+			return stateLost(m, losses(ev.res.Time))
+		}},
 		&metaRule{name: "watchdog", ctx: ctx, conds: watchdog},
 		&metaRule{name: "prometheus_down", after: 2 * interval, ctx: ctx, conds: prometheusDown},
 		&metaRule{name: "nodata", after: 5 * interval, ctx: ctx, conds: func(m *metaRule, ev evaluation) []Condition {
@@ -135,6 +141,18 @@ func evaluationFailing(m *metaRule, ev evaluation) []Condition {
 		out = append(out, m.alert(AlertEvaluationFailing, "warning", extra,
 			"vllm-sentinel cannot evaluate "+subject,
 			"Its alerts are frozen until it evaluates again. Error: "+ee.Error))
+	}
+	return out
+}
+
+func stateLost(m *metaRule, losses map[string]stateLoss) []Condition {
+	var out []Condition
+	for _, what := range slices.Sorted(maps.Keys(losses)) {
+		l := losses[what]
+		out = append(out, m.alert(AlertStateLost, "warning", model.LabelSet{"state": model.LabelValue(what)},
+			fmt.Sprintf("vllm-sentinel discarded its %s state: it could not be read", what),
+			fmt.Sprintf("The damaged file was moved aside and the sentinel started without it at %s, so alerts that were firing or notifications not yet delivered may be forgotten: check the receivers. Cause: %v",
+				l.at.UTC().Format(time.RFC3339), l.err)))
 	}
 	return out
 }

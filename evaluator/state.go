@@ -59,6 +59,9 @@ func (s *Store) Load(now time.Time) (*stateFile, error) {
 		if err == nil && sf.Version != stateVersion {
 			err = fmt.Errorf("unknown state version %d (want %d)", sf.Version, stateVersion)
 		}
+		if err == nil {
+			err = sf.check()
+		}
 	}
 	if err != nil {
 		aside := fmt.Sprintf("%s.corrupt-%d", s.path, now.Unix())
@@ -71,6 +74,26 @@ func (s *Store) Load(now time.Time) (*stateFile, error) {
 		sf.Rules = map[ruleKey][]*Alert{}
 	}
 	return &sf, nil
+}
+
+// check refuses a file that parses but cannot be what Save wrote: a null
+// alert, an alert without labels, a firing alert that never fired.
+func (sf *stateFile) check() error {
+	for key, alerts := range sf.Rules {
+		for i, a := range alerts {
+			switch {
+			case a == nil:
+				return fmt.Errorf("rule %s: alert %d is null", key, i)
+			case len(a.Labels) == 0:
+				return fmt.Errorf("rule %s: alert %d has no labels", key, i)
+			case a.State == StateFiring && a.FiredAt.IsZero():
+				return fmt.Errorf("rule %s: alert %d is firing but never fired", key, i)
+			case a.State == StatePending && a.ActiveAt.IsZero():
+				return fmt.Errorf("rule %s: alert %d is pending but never became active", key, i)
+			}
+		}
+	}
+	return nil
 }
 
 // Save writes the state atomically: a crash leaves either the old or the

@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 func TestStoreRoundTripAndCorruptFile(t *testing.T) {
@@ -77,5 +80,57 @@ func TestStoreSavesNonFiniteValues(t *testing.T) {
 	}
 	if v := float64(got.Rules[ruleKey{kindIndicator, "x"}][0].Value); !math.IsInf(v, 1) {
 		t.Errorf("value %v, want +Inf", v)
+	}
+}
+
+// A damaged state file never stops the engine: it is moved aside, the
+// engine starts empty, SentinelStateLost fires, and the next save is
+// readable again.
+func TestDamagedStateStartsEmptyWithAnAlert(t *testing.T) {
+	for name, content := range map[string]string{
+		"null entry":      `{"version": 1, "saved_at": "2026-01-01T00:00:00Z", "rules": {"slo:ttft": [null]}}`,
+		"truncated":       `{"version": 1, "rules": {"slo:ttft": [{"labels": {"alertname": "A"}, "state": "fir`,
+		"random bytes":    "\x00\xff\x13\x37garbage\x01",
+		"empty":           "",
+		"wrong shape":     `[1, 2, 3]`,
+		"unknown version": `{"version": 99, "rules": {}}`,
+		"rules a list":    `{"version": 1, "rules": [1]}`,
+		"unknown state":   `{"version": 1, "rules": {"slo:ttft": [{"labels": {"alertname": "A"}, "state": "exploded"}]}}`,
+		"no labels":       `{"version": 1, "rules": {"slo:ttft": [{"state": "firing", "fired_at": "2026-01-01T00:00:00Z"}]}}`,
+		"firing unfired":  `{"version": 1, "rules": {"slo:ttft": [{"labels": {"alertname": "A"}, "state": "firing"}]}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "alerts.json"), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sender := &recordingSender{}
+			ev := New(QuerierFunc(func(context.Context, string, time.Time) (model.Value, error) { return model.Vector{}, nil }), nil, nil, Options{})
+			eng, err := NewEngine(ev, sender, EngineOptions{StateDir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := eng.Restore(at(0)); err != nil {
+				t.Fatalf("restore refused to start: %v", err)
+			}
+			eng.Cycle(context.Background(), at(0))
+			lost := named(sender.take(), AlertStateLost)
+			if len(lost) != 1 || lost[0].Labels["state"] != "alerts" || !strings.Contains(string(lost[0].Annotations["description"]), "moved aside") {
+				t.Errorf("SentinelStateLost not sent: %v", lost)
+			}
+			if matches, _ := filepath.Glob(filepath.Join(dir, "alerts.json.corrupt-*")); len(matches) != 1 {
+				t.Errorf("damaged file not kept aside: %v", matches)
+			}
+			again, err := NewEngine(ev, nil, EngineOptions{StateDir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := again.Restore(at(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if len(again.lost) != 0 {
+				t.Errorf("the state saved after the loss does not load: %v", again.lost)
+			}
+		})
 	}
 }
