@@ -91,6 +91,9 @@ func (e *Engine) apply(res *Result, probeErr error, rules []rule, live bool) *Re
 			e.set(r).Update(res.Time, conds)
 		}
 	}
+	if live {
+		e.resolveOrphans(res.Time)
+	}
 	rep := &Report{Time: res.Time, SLOs: res.SLOs, Errors: res.Errors, ProbeError: probeErr,
 		Indicators: e.indicatorStatus(res), Transitions: e.transitions(res.Time, before)}
 	if !live {
@@ -106,6 +109,22 @@ func (e *Engine) apply(res *Result, probeErr error, rules []rule, live bool) *Re
 		e.ready = true
 	}
 	return rep
+}
+
+// resolveOrphans updates the alerts of rules no longer configured as if
+// their condition no longer held: firing ones resolve (and the resolve is
+// sent and repeated as any other), and the set goes once it is empty.
+func (e *Engine) resolveOrphans(ts time.Time) {
+	for k, s := range e.sets {
+		if e.configured(k) {
+			continue
+		}
+		s.Timing = Timing{}
+		s.Update(ts, nil)
+		if len(s.Active) == 0 {
+			delete(e.sets, k)
+		}
+	}
 }
 
 // indicatorStatus pairs each indicator result with its alert's state.

@@ -155,7 +155,7 @@ func (e *Engine) Restore(ts time.Time) error {
 		e.sets[key] = s
 		n += len(s.Active)
 	}
-	e.prune()
+	e.noteOrphans()
 	if n > 0 {
 		e.opts.Logger.Info("alert state restored", "alerts", n, "saved_at", sf.SavedAt, "file", e.store.Path())
 	}
@@ -183,20 +183,24 @@ func (e *Engine) losses(ts time.Time) map[string]stateLoss {
 	return out
 }
 
-// prune drops the alerts of rules the configuration no longer has: nothing
-// would ever update them, and re-sending them would keep them firing for
-// ever. Alertmanager lets them expire at their endsAt.
-func (e *Engine) prune() {
-	keys := map[ruleKey]bool{}
-	for _, r := range e.rules {
-		keys[r.key()] = true
-	}
+// noteOrphans logs the alert sets of rules the configuration no longer
+// has. They are not dropped: each cycle resolves them (see apply), so that
+// receivers hear the resolve instead of waiting for endsAt.
+func (e *Engine) noteOrphans() {
 	for k, s := range e.sets {
-		if !keys[k] {
-			e.opts.Logger.Info("dropping the alerts of a rule no longer configured", "rule", k.String(), "alerts", len(s.Active))
-			delete(e.sets, k)
+		if !e.configured(k) && len(s.Active) > 0 {
+			e.opts.Logger.Info("rule no longer configured: its alerts resolve", "rule", k.String(), "alerts", len(s.Active))
 		}
 	}
+}
+
+func (e *Engine) configured(k ruleKey) bool {
+	for _, r := range e.rules {
+		if r.key() == k {
+			return true
+		}
+	}
+	return false
 }
 
 // CopyState takes over the alert state of the engine this one replaces on a
@@ -214,7 +218,7 @@ func (e *Engine) CopyState(old *Engine) {
 		}
 		e.sets[k] = cp
 	}
-	e.prune()
+	e.noteOrphans()
 	e.ready = old.ready
 	maps.Copy(e.lost, old.lost)
 	e.history = append([]*Report(nil), old.history...)

@@ -3,6 +3,8 @@ package evaluator
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -222,7 +224,7 @@ func TestEngineNoDataNamesTheAbsentMetric(t *testing.T) {
 }
 
 // A rule removed from the config does not keep its alerts alive through a
-// reload or a restart; an evaluation that fails for a reason other than
+// reload or a restart: they resolve, and the resolve is sent; an evaluation that fails for a reason other than
 // Prometheus being down raises SentinelEvaluationFailing.
 func TestEnginePrunesRemovedRulesAndReportsFailingOnes(t *testing.T) {
 	dir := t.TempDir()
@@ -238,7 +240,8 @@ func TestEnginePrunesRemovedRulesAndReportsFailingOnes(t *testing.T) {
 		t.Fatal("no page to begin with")
 	}
 
-	// The SLO is renamed: its old alerts are dropped on reload...
+	// The SLO is renamed: its old alerts resolve on reload, and receivers
+	// hear it rather than wait for endsAt...
 	renamed := latencySpec(1, "")
 	renamed.Name = "ttft-v2"
 	renamed.SLI.Latency.Threshold = 2 // not a bound: fails to evaluate
@@ -247,29 +250,63 @@ func TestEnginePrunesRemovedRulesAndReportsFailingOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	next.CopyState(eng)
-	for _, a := range next.Alerts() {
-		if a.Labels["slo"] == "ttft" {
-			t.Errorf("alert of the removed SLO kept: %v", a.Labels)
-		}
-	}
+	sender.take()
+	next.Cycle(context.Background(), at(30*time.Second))
+	assertRemovedSLOResolved(t, "reload", sender.take(), next.Alerts(), at(30*time.Second))
 	// ...and on restart.
 	restarted, err := NewEngine(New(prom, []*rules.SLO{compile(t, renamed)}, nil, Options{}), sender, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Remove(filepath.Join(opts.StateDir, "alerts.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.store.Save(snapshotOf(eng, at(0))); err != nil {
+		t.Fatal(err)
+	}
 	if err := restarted.Restore(at(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range restarted.Alerts() {
-		if a.Labels["slo"] == "ttft" {
-			t.Errorf("alert of the removed SLO restored: %v", a.Labels)
-		}
-	}
-	for i := 1; i <= 6; i++ {
+	restarted.Cycle(context.Background(), at(time.Minute))
+	assertRemovedSLOResolved(t, "restart", sender.take(), restarted.Alerts(), at(time.Minute))
+	for i := 2; i <= 7; i++ {
 		restarted.Cycle(context.Background(), at(time.Duration(i)*time.Minute))
 	}
 	failing := named(sender.take(), AlertEvaluationFailing)
 	if len(failing) == 0 || failing[0].Labels["slo"] != "ttft-v2" || !strings.Contains(string(failing[0].Annotations["description"]), "not a bucket bound") {
 		t.Errorf("SentinelEvaluationFailing: %v", failing)
 	}
+}
+
+// assertRemovedSLOResolved checks that the alerts of the removed SLO "ttft"
+// were sent resolved at ts and are held only as resolved.
+func assertRemovedSLOResolved(t *testing.T, when string, sent []*model.Alert, held []*Alert, ts time.Time) {
+	t.Helper()
+	n := 0
+	for _, a := range sent {
+		if a.Labels["slo"] != "ttft" {
+			continue
+		}
+		n++
+		if a.EndsAt.After(ts) {
+			t.Errorf("%s: alert of the removed SLO sent as firing: %v", when, a.Labels)
+		}
+	}
+	if n == 0 {
+		t.Errorf("%s: no resolve sent for the removed SLO's alerts", when)
+	}
+	for _, a := range held {
+		if a.Labels["slo"] == "ttft" && a.State != StateInactive {
+			t.Errorf("%s: alert of the removed SLO kept %s: %v", when, a.State, a.Labels)
+		}
+	}
+}
+
+// snapshotOf is the state file e would save at ts.
+func snapshotOf(e *Engine, ts time.Time) *stateFile {
+	sf := &stateFile{SavedAt: ts, Rules: map[ruleKey][]*Alert{}}
+	for k, s := range e.sets {
+		sf.Rules[k] = s.Snapshot()
+	}
+	return sf
 }
