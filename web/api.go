@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 )
@@ -68,16 +70,25 @@ func Handler(o Options) http.Handler {
 		src := o.Source()
 		st := Status{Version: o.Version, ConfigFile: o.ConfigFile, Prometheus: o.Prometheus(), Ready: src.Ready(),
 			Evaluation: src.Last(), Alerts: src.Alerts()}
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(st); err != nil {
-			o.Logger.Error("status API", "err", err)
+		// Encoded whole before the status line: a value JSON cannot hold
+		// is a 500 that says so, never a 200 with an empty body.
+		body, err := json.MarshalIndent(st, "", "  ")
+		if err != nil {
+			o.Logger.Error("status API: cannot encode the status", "err", err)
+			http.Error(w, "cannot encode the status: "+err.Error(), http.StatusInternalServerError)
+			return
 		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(append(body, '\n'))
 	})
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if o.Reload == nil {
 			http.Error(w, "lifecycle APIs are disabled; start with --web.enable-lifecycle", http.StatusForbidden)
+			return
+		}
+		if why := crossSite(r); why != "" {
+			o.Logger.Warn("refused a cross-site lifecycle request", "remote", r.RemoteAddr, "reason", why)
+			http.Error(w, "refused: "+why, http.StatusForbidden)
 			return
 		}
 		if err := o.Reload(r.Context()); err != nil {
@@ -87,4 +98,30 @@ func Handler(o Options) http.Handler {
 		fmt.Fprintln(w, "configuration reloaded")
 	})
 	return mux
+}
+
+// crossSite says why r may come from another site's page, which a browser
+// would send with the user's network position (a form posting to
+// http://localhost:9105/-/reload): a Sec-Fetch-Site other than same-origin
+// or none, an Origin of another host, or a body type an HTML form can send
+// without a preflight. curl, Prometheus-style scripts and the status page
+// itself send none of these.
+func crossSite(r *http.Request) string {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return "Sec-Fetch-Site is " + site
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host != r.Host {
+			return "Origin " + origin + " is not this server"
+		}
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/x-www-form-urlencoded", "multipart/form-data", "text/plain":
+		return "a form's content type (" + ct + ")"
+	}
+	return ""
 }
