@@ -31,6 +31,10 @@ import (
 )
 
 func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
+	// A log piped to a reader that goes away (| tee, | head, a closed
+	// terminal) must not kill the daemon before its graceful shutdown:
+	// the write fails with EPIPE instead, and the daemon goes on.
+	signal.Ignore(syscall.SIGPIPE)
 	fs := newFlagSet("run", stderr)
 	cfgFile := configFlag(fs)
 	lf := addLogFlags(fs)
