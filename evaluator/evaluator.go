@@ -86,9 +86,9 @@ func (e *Evaluator) evalSLOs(ctx context.Context, ts time.Time, res *Result) {
 			}
 			if se.Absent != "" {
 				// Raised as SentinelNoData; an error line every cycle would drown the log.
-				e.opts.Logger.Debug("SLO metric absent", "slo", s.Name, "time", ts, "metric", se.Absent)
+				e.opts.Logger.Debug("SLO metric absent", "slo", s.Name, "eval_time", ts, "metric", se.Absent)
 			} else {
-				e.opts.Logger.Error("SLO evaluation failed", "slo", s.Name, "time", ts, "err", err)
+				e.opts.Logger.Error("SLO evaluation failed", "slo", s.Name, "eval_time", ts, "err", err)
 			}
 			res.Errors = append(res.Errors, se)
 			continue

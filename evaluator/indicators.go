@@ -42,7 +42,7 @@ func (e *Evaluator) evalIndicators(ctx context.Context, ts time.Time, res *Resul
 			if errors.As(err, &qe) {
 				ee.Query = qe.Query
 			}
-			e.opts.Logger.Error("indicator evaluation failed", "indicator", in.Name, "time", ts, "err", err)
+			e.opts.Logger.Error("indicator evaluation failed", "indicator", in.Name, "eval_time", ts, "err", err)
 			res.Errors = append(res.Errors, ee)
 			continue
 		}

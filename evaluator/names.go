@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -123,20 +125,22 @@ func (n *Names) Detect(ctx context.Context, q Querier, ts time.Time) error {
 		detected[s] = found
 	}
 	n.mu.Lock()
-	changed := n.flavour == rules.FlavourAuto && fmt.Sprint(detected) != fmt.Sprint(n.detected)
+	// Keep what was found before for metrics that vanished for now: a
+	// quiet moment must not flip names back to the V1 default. The news is
+	// a change of that mapping or of what is absent, once, not every cycle
+	// for as long as a metric stays away.
+	merged := maps.Clone(n.detected)
+	maps.Copy(merged, detected)
+	changed := n.flavour == rules.FlavourAuto && (!maps.Equal(merged, n.detected) || !slices.Equal(absent, n.absent))
 	if n.flavour == rules.FlavourAuto || n.flavour == "" {
-		// Keep what was found before for metrics that vanished for now: a
-		// quiet moment must not flip names back to the V1 default.
-		for s, name := range detected {
-			n.detected[s] = name
-		}
+		n.detected = merged
 	}
 	n.absent = absent
 	n.mu.Unlock()
 	if changed {
 		var parts []string
 		for _, s := range rules.ShortNames() {
-			if name, ok := detected[s]; ok {
+			if name, ok := merged[s]; ok {
 				parts = append(parts, s+"="+name)
 			}
 		}

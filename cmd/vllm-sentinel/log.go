@@ -6,10 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"time"
 
-	"github.com/lmittmann/tint"
 	"golang.org/x/term"
+
+	"github.com/vllm-sentinel/vllm-sentinel/internal/logging"
 )
 
 type logFlags struct {
@@ -39,12 +39,8 @@ func (f logFlags) newLogger(w io.Writer) (*slog.Logger, error) {
 		}
 	}
 	switch format {
-	case "tint":
-		return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly})), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
+	case logging.FormatTint, logging.FormatText, logging.FormatJSON:
+		return logging.New(w, format, level, nil)
 	default:
 		return nil, fmt.Errorf("--log.format %q: want auto, tint, text or json", *f.format)
 	}
