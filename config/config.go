@@ -184,7 +184,7 @@ func defaults() Config {
 			GroupBy:     []string{"model_name"},
 		},
 		State: StateConfig{Path: "/var/lib/vllm-sentinel"},
-		Web:   WebConfig{ListenAddress: ":9105"},
+		Web:   WebConfig{ListenAddress: "127.0.0.1:9105"},
 	}
 }
 
