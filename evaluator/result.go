@@ -13,6 +13,10 @@ const (
 	StateOK      = "ok"
 	StateBurning = "burning"
 	StateNoData  = "no_data"
+	// StateErrorsAbsent is a ratio SLO with events but no series at all on
+	// its errors side: zero errors cannot be told from a selector that
+	// matches nothing, so it is not reported as ok.
+	StateErrorsAbsent = "errors_absent"
 )
 
 // Result is one evaluation at one time.
@@ -67,10 +71,13 @@ type SLOResult struct {
 	// Metric is the metric the SLI was computed from, as found in Prometheus.
 	Metric string `json:"metric,omitempty"`
 	// Approximate is set when the threshold was interpolated inside a bucket.
-	Approximate bool           `json:"approximate,omitempty"`
-	Note        string         `json:"note,omitempty"`
-	Windows     []WindowResult `json:"windows"`
-	Firing      []FiringPair   `json:"firing"`
+	Approximate bool   `json:"approximate,omitempty"`
+	Note        string `json:"note,omitempty"`
+	// Warning says what makes the result doubtful, e.g. an errors selector
+	// that matches no series.
+	Warning string         `json:"warning,omitempty"`
+	Windows []WindowResult `json:"windows"`
+	Firing  []FiringPair   `json:"firing"`
 	// Budget is the SLO window's own numbers: error ratio and events over the
 	// whole window (or calendar period so far).
 	Budget          WindowResult `json:"budget"`

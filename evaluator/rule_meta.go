@@ -87,8 +87,13 @@ func prometheusDown(m *metaRule, ev evaluation) []Condition {
 
 func noData(m *metaRule, ev evaluation, slos []string) []Condition {
 	groups := map[string]int{}
+	doubt := map[string]string{}
 	for _, r := range ev.res.SLOs {
-		if r.State != StateNoData {
+		switch r.State {
+		case StateNoData:
+		case StateErrorsAbsent:
+			doubt[r.SLO] = r.Warning
+		default:
 			groups[r.SLO]++
 		}
 	}
@@ -109,6 +114,10 @@ func noData(m *metaRule, ev evaluation, slos []string) []Condition {
 		}
 		extra := model.LabelSet{"slo": model.LabelValue(name)}
 		what := "no events in any window"
+		if w, ok := doubt[name]; ok {
+			extra["side"] = "errors"
+			what = w
+		}
 		if se.Absent != "" {
 			extra["metric"] = model.LabelValue(se.Absent)
 			what = "metric " + se.Absent + " is absent"

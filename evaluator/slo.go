@@ -123,6 +123,8 @@ func sameBound(a, b float64) bool {
 type windowData struct {
 	window time.Duration
 	groups map[model.Fingerprint]*groupCounts
+	// errorSeries is set when a ratio SLI's errors side had any series.
+	errorSeries bool
 }
 
 // InvalidDataError is an answer whose numbers cannot be event counts: NaN
@@ -297,7 +299,29 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 		// a selector that matches nothing), never "healthy".
 		return nil, &AbsentError{Metric: s.Ratio.Total.String(), Time: ts}
 	}
-	return assemble(s, family, interpolated, data[:len(windows)], data[len(windows)], periodLen), nil
+	results := assemble(s, family, interpolated, data[:len(windows)], data[len(windows)], periodLen)
+	if s.Ratio != nil && !errorSeries(data) {
+		// Events but not one series on the errors side in any window, the
+		// whole budget period included: a label typo, or a vLLM that never
+		// writes that value, would read as a perfect record for ever.
+		why := explainNoSeries(ctx, e.q, e.promql.SelectorProbes(s.Ratio.Errors, s.Selector, e.names), ts)
+		for i := range results {
+			if results[i].State == StateOK {
+				results[i].State = StateErrorsAbsent
+				results[i].Warning = "the errors selector matches no series: " + why
+			}
+		}
+	}
+	return results, nil
+}
+
+func errorSeries(data []*windowData) bool {
+	for _, wd := range data {
+		if wd.errorSeries {
+			return true
+		}
+	}
+	return false
 }
 
 func noSeries(data []*windowData) bool {
@@ -391,6 +415,7 @@ func ratioCounts(w time.Duration, vec model.Vector) *windowData {
 		}
 		switch string(smp.Metric[rules.PartLabel]) {
 		case rules.PartErrors:
+			wd.errorSeries = true
 			g.bad += float64(smp.Value)
 		case rules.PartTotal:
 			g.total += float64(smp.Value)

@@ -68,6 +68,9 @@ func (res *Report) WriteTable(w io.Writer) {
 		if r.Note != "" {
 			fmt.Fprintf(w, "  note: %s\n", r.Note)
 		}
+		if r.Warning != "" {
+			fmt.Fprintf(w, "  warning: %s\n", r.Warning)
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "  window\terror ratio\tburn rate\tevents\t")
 		for _, win := range append(r.Windows, r.Budget) {

@@ -295,3 +295,42 @@ func RegexpAlternation(vals []string) string {
 	}
 	return b.String()
 }
+
+// Probe asks what one matcher of a selector misses: Values lists the
+// values its label takes on the series the other matchers select, Any
+// fetches one such series to show its labels when the label is missing.
+type Probe struct {
+	Selector string
+	Matcher  *labels.Matcher
+	Values   string
+	Any      string
+}
+
+// SelectorProbes returns a Probe for every label matcher of every selector
+// of e, with vLLM names resolved by names and sel added, so that a selector
+// that matches nothing can say why ("no series with finished_reason="error";
+// seen: stop, length, abort").
+func (q *PromQL) SelectorProbes(e parser.Expr, sel []*labels.Matcher, names func(string) string) []Probe {
+	e = cloneExpr(q, e)
+	RenameVLLM(e, names)
+	InjectMatchers(e, sel)
+	var out []Probe
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		for i, m := range vs.LabelMatchers {
+			if m.Name == model.MetricNameLabel {
+				continue
+			}
+			others := append(append([]*labels.Matcher(nil), vs.LabelMatchers[:i]...), vs.LabelMatchers[i+1:]...)
+			without := &parser.VectorSelector{Name: vs.Name, LabelMatchers: others}
+			values := &parser.AggregateExpr{Op: parser.COUNT, Grouping: []string{m.Name}, Expr: without}
+			one := &parser.AggregateExpr{Op: parser.TOPK, Param: &parser.NumberLiteral{Val: 1}, Expr: without}
+			out = append(out, Probe{Selector: vs.String(), Matcher: m, Values: values.String(), Any: one.String()})
+		}
+		return nil
+	})
+	return out
+}

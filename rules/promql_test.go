@@ -192,3 +192,21 @@ func TestSLISelectorWinsAndRatioSidesAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestSelectorProbes(t *testing.T) {
+	p := NewPromQL()
+	e, _ := p.ParseExpr(`vllm:request_success_total{finished_reason="error"}`)
+	sel, _ := p.ParseSelector(`{job="vllm"}`)
+	probes := p.SelectorProbes(e, sel, func(s string) string { return MetricName(s, FlavourUnderscore) })
+	var got []string
+	for _, pr := range probes {
+		got = append(got, pr.Matcher.Name+": "+pr.Values+" | "+pr.Any)
+	}
+	want := []string{
+		`finished_reason: count by (finished_reason) (vllm_request_success_total{job="vllm"}) | topk(1, vllm_request_success_total{job="vllm"})`,
+		`job: count by (job) (vllm_request_success_total{finished_reason="error"}) | topk(1, vllm_request_success_total{finished_reason="error"})`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

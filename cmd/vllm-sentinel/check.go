@@ -88,6 +88,13 @@ func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 		}
 		fmt.Fprintf(stderr, "%s: %s: %s\n", cfg.File, subject, e.Error)
 	}
+	// A doubtful SLO is a warning, not a failure: the config is valid, and
+	// a deployment must not be blocked on it; but it is said.
+	for _, r := range res.SLOs {
+		if r.Warning != "" {
+			fmt.Fprintf(stdout, "%s: warning: SLO %s %s: %s\n", cfg.File, r.SLO, evaluator.GroupString(r.Labels), r.Warning)
+		}
+	}
 	if len(res.Errors) > 0 {
 		fmt.Fprintf(stderr, "%s: %d problem(s) found against Prometheus\n", cfg.File, len(res.Errors))
 		return exitFailure

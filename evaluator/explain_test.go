@@ -1,0 +1,70 @@
+package evaluator
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/vllm-sentinel/vllm-sentinel/rules"
+)
+
+// errorsAbsentFake serves a ratio SLO whose total has traffic and whose
+// errors selector matches nothing; the success counter's series carry
+// reasonLabel with the values stop, length and abort.
+func errorsAbsentFake(reasonLabel string) Querier {
+	return QuerierFunc(func(_ context.Context, q string, _ time.Time) (model.Value, error) {
+		switch {
+		case strings.HasPrefix(q, "count by (finished_reason)"):
+			if reasonLabel != "finished_reason" {
+				return model.Vector{{Metric: model.Metric{}, Value: 3}}, nil
+			}
+			var vec model.Vector
+			for _, v := range []string{"stop", "length", "abort"} {
+				vec = append(vec, &model.Sample{Metric: model.Metric{"finished_reason": model.LabelValue(v)}, Value: 1})
+			}
+			return vec, nil
+		case strings.HasPrefix(q, "topk(1,"):
+			return model.Vector{{Metric: model.Metric{"__name__": "vllm:request_success_total", model.LabelName(reasonLabel): "stop", "model_name": "llama"}, Value: 7}}, nil
+		case strings.HasPrefix(q, "count by (__name__)"):
+			return model.Vector{{Metric: model.Metric{"__name__": "vllm:request_success_total"}, Value: 1}}, nil
+		case strings.Contains(q, rules.PartLabel):
+			return model.Vector{{Metric: model.Metric{"model_name": "llama", rules.PartLabel: rules.PartTotal}, Value: 1000}}, nil
+		}
+		return model.Vector{}, nil
+	})
+}
+
+// An errors selector that matches no series while the total has traffic is
+// not a perfect record: the SLO says errors_absent, why, and raises
+// SentinelNoData naming its errors side.
+func TestErrorsSelectorMatchingNothingIsNotOK(t *testing.T) {
+	obj, _ := rules.ParseObjective("99.9")
+	spec := rules.SLOSpec{Name: "errors", Objective: obj, Window: rules.Duration(28 * 24 * time.Hour),
+		SLI: rules.SLISpec{Ratio: &rules.RatioSLI{Errors: `vllm:request_success_total{finished_reason="error"}`, Total: `vllm:request_success_total`}}}
+	for _, tc := range []struct{ label, want string }{
+		{"finished_reason", `no series with finished_reason="error"; seen: abort, length, stop`},
+		{"finish_reason", `no series has the label finished_reason (its series have: finish_reason, model_name)`},
+	} {
+		t.Run(tc.label, func(t *testing.T) {
+			sender := &recordingSender{}
+			eng, err := NewEngine(New(errorsAbsentFake(tc.label), []*rules.SLO{compile(t, spec)}, nil, Options{}), sender, EngineOptions{Interval: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep *Report
+			for i := 0; i <= 5; i++ {
+				rep = eng.Cycle(context.Background(), at(time.Duration(i)*time.Minute))
+			}
+			if len(rep.SLOs) != 1 || rep.SLOs[0].State != StateErrorsAbsent || !strings.Contains(rep.SLOs[0].Warning, tc.want) {
+				t.Fatalf("result %+v, want errors_absent saying %q", rep.SLOs, tc.want)
+			}
+			nd := named(sender.take(), AlertNoData)
+			if len(nd) == 0 || nd[0].Labels["side"] != "errors" || !strings.Contains(string(nd[0].Annotations["summary"]), tc.want) {
+				t.Errorf("SentinelNoData: %v", nd)
+			}
+		})
+	}
+}
