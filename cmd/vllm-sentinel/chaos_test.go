@@ -14,7 +14,6 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
 )
 
-
 // `vllm-sentinel run | tee log` with tee gone: the daemon keeps evaluating
 // and still shuts down gracefully on SIGTERM, saving its state, rather than
 // dying of SIGPIPE at its next log line.
