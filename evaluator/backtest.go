@@ -12,6 +12,9 @@ type BacktestReport struct {
 	// NoData counts evaluations at which an SLO's or indicator's metric
 	// was absent (e.g. before the history starts); they are not errors.
 	NoData int `json:"no_data_evaluations"`
+	// Absent counts those evaluations by what was absent for whom:
+	// "indicator kv-cache: vllm:kv_cache_usage_perc".
+	Absent map[string]int `json:"absent,omitempty"`
 }
 
 // Backtest replays [from, to] at step through the engine's own cycle, the
@@ -21,7 +24,7 @@ type BacktestReport struct {
 // never saw. progress, if set, is called after each step. The engine should
 // have no sender and no state directory.
 func Backtest(ctx context.Context, e *Engine, from, to time.Time, step time.Duration, progress func(done, total int, ts time.Time)) (*BacktestReport, error) {
-	rep := &BacktestReport{}
+	rep := &BacktestReport{Absent: map[string]int{}}
 	total := int(to.Sub(from)/step) + 1
 	i := 0
 	for ts := from; !ts.After(to); ts = ts.Add(step) {
@@ -29,10 +32,15 @@ func Backtest(ctx context.Context, e *Engine, from, to time.Time, step time.Dura
 			return rep, err
 		}
 		cycle := e.Cycle(ctx, ts)
+		noData := false
 		for _, se := range cycle.Errors {
 			if se.Absent == "" {
-				return rep, fmt.Errorf("evaluation at %s: SLO %s: %s", ts.UTC().Format(time.RFC3339), se.SLO, se.Error)
+				return rep, fmt.Errorf("evaluation at %s: %s: %s", ts.UTC().Format(time.RFC3339), se.Subject(), se.Error)
 			}
+			rep.Absent[se.Subject()+": "+se.Absent]++
+			noData = true
+		}
+		if noData {
 			rep.NoData++
 		}
 		rep.Transitions = append(rep.Transitions, cycle.Transitions...)

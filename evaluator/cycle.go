@@ -2,6 +2,7 @@ package evaluator
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -138,6 +139,10 @@ func (e *Engine) indicatorStatus(res *Result) []IndicatorStatus {
 	out := make([]IndicatorStatus, 0, len(res.Indicators))
 	for _, ir := range res.Indicators {
 		st := IndicatorStatus{IndicatorResult: ir, State: StateInactive.String()}
+		if math.IsNaN(float64(ir.Value)) {
+			// A percentile of no requests: nothing to judge, not "inactive".
+			st.State = StateNoData
+		}
 		if r := byName[ir.Indicator]; r != nil {
 			if s := e.sets[r.key()]; s != nil {
 				if a := s.Active[r.labels(ir.Group()).Fingerprint()]; a != nil {
@@ -185,14 +190,15 @@ func (e *Engine) transitions(ts time.Time, before map[model.Fingerprint]AlertSta
 // in between would only be noise.
 func (e *Engine) logTransitions(trs []Transition) {
 	for _, t := range trs {
-		attrs := []any{"alertname", t.Alertname, "labels", t.Labels.String(), "value", t.Value}
+		attrs := []any{"alertname", t.Alertname, "labels", t.Labels.String()}
 		switch t.To {
 		case "firing":
-			e.opts.Logger.Info("alert firing", append(attrs, "summary", t.Summary)...)
+			e.opts.Logger.Info("alert firing", append(attrs, "value", t.Value, "summary", t.Summary)...)
 		case "pending":
-			e.opts.Logger.Debug("alert pending", attrs...)
+			e.opts.Logger.Debug("alert pending", append(attrs, "value", t.Value)...)
 		case "resolved":
-			e.opts.Logger.Info("alert resolved", append(attrs, "fired_at", t.FiredAt)...)
+			// The value is the last one that held, not a value now: named so.
+			e.opts.Logger.Info("alert resolved", append(attrs, "fired_at", t.FiredAt, "last_firing_value", t.Value)...)
 		}
 	}
 }

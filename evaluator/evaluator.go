@@ -57,9 +57,31 @@ func (e *Evaluator) Eval(ctx context.Context, ts time.Time) (*Result, error) {
 	if probeErr != nil {
 		e.opts.Logger.Warn("metric name detection failed; keeping the previous names", "err", probeErr)
 	}
+	if probeErr == nil {
+		res.TargetsDown = e.targetsDown(ctx, ts)
+	}
 	e.evalSLOs(ctx, ts, res)
 	e.evalIndicators(ctx, ts, res)
 	return res, probeErr
+}
+
+// targetsLookback is how far back a target counts as a vLLM server.
+const targetsLookback = 10 * time.Minute
+
+// targetsDown lists the vLLM targets failing their scrape. It is advice
+// on top of the SLOs: a failed query leaves it empty and is only logged.
+func (e *Evaluator) targetsDown(ctx context.Context, ts time.Time) []map[string]string {
+	q := e.promql.TargetsDown(e.opts.Names.Name("num_requests_waiting"), e.opts.Names.selector, targetsLookback)
+	vec, err := vector(ctx, e.q, q, ts)
+	if err != nil {
+		e.opts.Logger.Debug("target health query failed", "err", err)
+		return nil
+	}
+	var out []map[string]string
+	for _, s := range vec {
+		out = append(out, map[string]string{"job": string(s.Metric["job"]), "instance": string(s.Metric["instance"])})
+	}
+	return out
 }
 
 // over returns a copy of the evaluator that queries q: a replay of past

@@ -2,6 +2,7 @@ package evaluator
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,67 @@ func TestErrorsSelectorMatchingNothingIsNotOK(t *testing.T) {
 				t.Errorf("SentinelNoData: %v", nd)
 			}
 		})
+	}
+}
+
+// A percentile over no requests is NaN: the indicator has no data, it is
+// not "inactive".
+func TestPercentileOfNothingIsNoData(t *testing.T) {
+	th := rules.Seconds(2.5)
+	in, err := rules.CompileIndicator(rules.NewPromQL(), rules.IndicatorSpec{Name: "p99", Kind: rules.KindLatencyPercentile, Metric: "time_to_first_token", Percentile: 99, Threshold: &th}, rules.Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := QuerierFunc(func(_ context.Context, q string, _ time.Time) (model.Value, error) {
+		if strings.HasPrefix(q, "count by (__name__)") {
+			return model.Vector{{Metric: model.Metric{"__name__": "vllm:time_to_first_token_seconds_count"}, Value: 1}}, nil
+		}
+		if strings.HasSuffix(q, "> 2.5") {
+			return model.Vector{}, nil
+		}
+		return model.Vector{{Metric: model.Metric{"instance": "a"}, Value: model.SampleValue(math.NaN())}}, nil
+	})
+	eng, err := NewEngine(New(q, nil, []*rules.Indicator{in}, Options{}), nil, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := eng.Cycle(context.Background(), at(0))
+	if len(rep.Indicators) != 1 || rep.Indicators[0].State != StateNoData {
+		t.Errorf("indicators %+v, want one with state no_data", rep.Indicators)
+	}
+}
+
+// One dead vLLM server is one SentinelTargetDown naming it, not a
+// SentinelNoData for every metric it took with it.
+func TestDeadTargetIsOneAlert(t *testing.T) {
+	q := QuerierFunc(func(_ context.Context, q string, _ time.Time) (model.Value, error) {
+		if strings.HasPrefix(q, "up == 0") {
+			return model.Vector{{Metric: model.Metric{"job": "vllm", "instance": "gpu-7:8000"}, Value: 0}}, nil
+		}
+		return model.Vector{}, nil // every vLLM metric is gone
+	})
+	var inds []*rules.Indicator
+	for _, spec := range []rules.IndicatorSpec{{Name: "queue-growth", Kind: rules.KindQueueGrowth}, {Name: "kv", Kind: rules.KindKVCachePressure}, {Name: "stall", Kind: rules.KindQueueStall}} {
+		in, err := rules.CompileIndicator(rules.NewPromQL(), spec, rules.Defaults{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inds = append(inds, in)
+	}
+	sender := &recordingSender{}
+	eng, err := NewEngine(New(q, []*rules.SLO{compile(t, latencySpec(1, ""))}, inds, Options{}), sender, EngineOptions{Interval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i <= 6; i++ {
+		eng.Cycle(context.Background(), at(time.Duration(i)*time.Minute))
+	}
+	sent := sender.take()
+	if nd := named(sent, AlertNoData); len(nd) != 0 {
+		t.Errorf("%d SentinelNoData alerts for metrics of a dead target: %v", len(nd), nd[0].Labels)
+	}
+	down := named(sent, AlertTargetDown)
+	if len(down) == 0 || down[0].Labels["instance"] != "gpu-7:8000" || !strings.Contains(string(down[0].Annotations["summary"]), "gpu-7:8000") {
+		t.Errorf("SentinelTargetDown: %v", down)
 	}
 }

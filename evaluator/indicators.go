@@ -123,9 +123,6 @@ func indicatorAnnotations(in *rules.Indicator, group map[string]string, value fl
 	if in.Kind == rules.KindKVCachePressure {
 		v, th = pct(value), pct(in.Threshold())
 	}
-	if in.Kind == rules.KindQueueStall {
-		th = "0"
-	}
 	return model.LabelSet{
 		"summary":     model.LabelValue(fmt.Sprintf("Leading indicator %s: "+n.summary, in.Name, who, v, th)),
 		"description": model.LabelValue(n.remedy),

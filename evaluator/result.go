@@ -27,6 +27,9 @@ type Result struct {
 	// Errors are SLOs that could not be evaluated this time; the others
 	// were.
 	Errors []EvalError `json:"errors,omitempty"`
+	// TargetsDown are the vLLM scrape targets (job, instance) that served
+	// metrics lately and now fail their scrape.
+	TargetsDown []map[string]string `json:"targets_down,omitempty"`
 }
 
 // EvalError is an SLO or indicator whose evaluation failed.
@@ -40,6 +43,14 @@ type EvalError struct {
 	Unavailable bool `json:"unavailable,omitempty"`
 	// Absent names the metric that has no series, when that is the cause.
 	Absent string `json:"absent,omitempty"`
+}
+
+// Subject names what failed: "SLO ttft" or "indicator kv-cache".
+func (e EvalError) Subject() string {
+	if e.Indicator != "" {
+		return "indicator " + e.Indicator
+	}
+	return "SLO " + e.SLO
 }
 
 // IndicatorResult is one indicator for one group (instance and model).

@@ -16,6 +16,7 @@ const (
 	AlertNoData            = "SentinelNoData"
 	AlertEvaluationFailing = "SentinelEvaluationFailing"
 	AlertStateLost         = "SentinelStateLost"
+	AlertTargetDown        = "SentinelTargetDown"
 )
 
 // metaRule is one of the sentinel's alerts about its own work. Each is a
@@ -58,6 +59,7 @@ func metaRules(ctx alertContext, interval time.Duration, slos []string, losses f
 			return noData(m, ev, slos)
 		}},
 		&metaRule{name: "failing", after: 5 * interval, ctx: ctx, conds: evaluationFailing},
+		&metaRule{name: "target_down", after: 2 * interval, ctx: ctx, conds: targetDown},
 	}
 }
 
@@ -104,10 +106,16 @@ func noData(m *metaRule, ev evaluation, slos []string) []Condition {
 		}
 	}
 	var out []Condition
+	// A dead vLLM server takes all its metrics with it: SentinelTargetDown
+	// names it once, instead of an alert per metric it no longer serves.
+	explained := len(ev.res.TargetsDown) > 0
 	for _, name := range slos {
 		se, failed := errs[name]
 		if failed && se.Absent == "" {
 			continue // a failing query is not missing data
+		}
+		if explained && se.Absent != "" {
+			continue
 		}
 		if groups[name] > 0 {
 			continue
@@ -127,7 +135,7 @@ func noData(m *metaRule, ev evaluation, slos []string) []Condition {
 			"Without data the SLO cannot burn and cannot page. Check that Prometheus scrapes vLLM, vllm.selector, and vllm.metric_names."))
 	}
 	for _, ee := range ev.res.Errors {
-		if ee.Indicator == "" || ee.Absent == "" {
+		if ee.Indicator == "" || ee.Absent == "" || explained {
 			continue
 		}
 		out = append(out, m.alert(AlertNoData, "warning", model.LabelSet{"indicator": model.LabelValue(ee.Indicator), "metric": model.LabelValue(ee.Absent)},
@@ -162,6 +170,17 @@ func stateLost(m *metaRule, losses map[string]stateLoss) []Condition {
 			fmt.Sprintf("vllm-sentinel discarded its %s state: it could not be read", what),
 			fmt.Sprintf("The damaged file was moved aside and the sentinel started without it at %s, so alerts that were firing or notifications not yet delivered may be forgotten: check the receivers. Cause: %v",
 				l.at.UTC().Format(time.RFC3339), l.err)))
+	}
+	return out
+}
+
+func targetDown(m *metaRule, ev evaluation) []Condition {
+	var out []Condition
+	for _, t := range ev.res.TargetsDown {
+		out = append(out, m.alert(AlertTargetDown, "critical", model.LabelSet{"job": model.LabelValue(t["job"]), "instance": model.LabelValue(t["instance"])},
+			fmt.Sprintf("vLLM target %s (job %s) is down: its scrapes fail", t["instance"], t["job"]),
+			"Prometheus cannot scrape this vLLM server, which served metrics minutes ago: the engine crashed, hangs, or is unreachable. "+
+				"Its requests are failing or moved elsewhere; its metrics are absent, not zero, so the SLOs and indicators it fed go quiet. Check the engine's logs and health."))
 	}
 	return out
 }

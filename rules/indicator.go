@@ -130,8 +130,14 @@ func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, er
 	return in, nil
 }
 
-// Threshold is the level the indicator compares against.
-func (in *Indicator) Threshold() float64 { return in.threshold }
+// Threshold is the level the indicator's value is compared against: for
+// queue_stall, whose value is the number waiting, the floor.
+func (in *Indicator) Threshold() float64 {
+	if in.Kind == KindQueueStall {
+		return in.floor
+	}
+	return in.threshold
+}
 
 // Window is the range the indicator's rate or trend looks back over.
 func (in *Indicator) Window() time.Duration { return in.window }

@@ -334,3 +334,14 @@ func (q *PromQL) SelectorProbes(e parser.Expr, sel []*labels.Matcher, names func
 	})
 	return out
 }
+
+// TargetsDown selects the scrape targets that served vLLM's waiting gauge
+// (waiting, with sel) within lookback and now fail their scrape: one dead
+// server, which is one alert, rather than every metric it took with it.
+func (q *PromQL) TargetsDown(waiting string, sel []*labels.Matcher, lookback time.Duration) string {
+	e := q.skeleton(`up == 0 and on (job, instance) max by (job, instance) (present_over_time(m[1m]))`)
+	served := e.(*parser.BinaryExpr).RHS
+	setSelector(served, waiting, sel)
+	SetRanges(served, lookback)
+	return e.String()
+}

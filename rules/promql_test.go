@@ -210,3 +210,26 @@ func TestSelectorProbes(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// The stall indicator's value is the number waiting; what it is compared
+// with, and shown beside it, is the floor.
+func TestStallThresholdIsItsFloor(t *testing.T) {
+	floor := 3.0
+	in, err := CompileIndicator(NewPromQL(), IndicatorSpec{Name: "stall", Kind: KindQueueStall, Floor: &floor}, Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Threshold() != 3 {
+		t.Errorf("threshold %v, want the floor 3", in.Threshold())
+	}
+}
+
+func TestTargetsDownQuery(t *testing.T) {
+	p := NewPromQL()
+	sel, _ := p.ParseSelector(`{job="vllm"}`)
+	got := p.TargetsDown("vllm:num_requests_waiting", sel, 10*time.Minute)
+	want := `up == 0 and on (job, instance) max by (job, instance) (present_over_time(vllm:num_requests_waiting{job="vllm"}[10m]))`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -77,7 +79,10 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	trs := rep.Transitions
 	if rep.NoData > 0 {
-		fmt.Fprintf(stderr, "backtest: %d evaluation(s) found an SLO metric absent (no data)\n", rep.NoData)
+		fmt.Fprintf(stderr, "backtest: %d evaluation(s) found a metric absent (no data):\n", rep.NoData)
+		for _, what := range slices.Sorted(maps.Keys(rep.Absent)) {
+			fmt.Fprintf(stderr, "  %s: %d evaluation(s)\n", what, rep.Absent[what])
+		}
 	}
 	if !*meta {
 		kept := trs[:0]
