@@ -3,14 +3,21 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/poll"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
 )
 
@@ -82,4 +89,140 @@ func TestCheckOnlineWarnsOfAnErrorsSelectorMatchingNothing(t *testing.T) {
 	if !strings.Contains(out, "warning: SLO errors model_name=llama: the errors selector matches no series: no series has the label finished_reason (its series have: finish_reason, model_name") {
 		t.Errorf("no warning naming the missing label:\n%s%s", out, errs)
 	}
+}
+
+// chaosProxy stands between the sentinel and a real Prometheus and, when
+// told, answers as a broken proxy or backend would.
+type chaosProxy struct {
+	mode atomic.Value // string: "", "nodata", "nan"
+	next http.Handler
+}
+
+func (p *chaosProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p.mode.Load() {
+	case "nodata":
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"success"}`)
+		return
+	case "nan":
+		_ = r.ParseForm()
+		if strings.Contains(r.Form.Get("query"), "__sentinel_part") {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[`+
+				`{"metric":{"model_name":"llama","__sentinel_part":"total"},"value":[1,"NaN"]},`+
+				`{"metric":{"model_name":"llama","__sentinel_part":"errors"},"value":[1,"NaN"]}]}}`)
+			return
+		}
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+// The daemon against hostile parts, in one run: a broken answer, numbers
+// that are not counts, a rule removed by reload, a damaged state file
+// after kill -9, a cross-site reload. Each time it stays alive, the right
+// meta alert reaches a real Alertmanager, and the page is neither lost nor
+// resolved by mistake.
+func TestChaos(t *testing.T) {
+	t.Parallel()
+	daemonBinary(t)
+	now := time.Now().Truncate(time.Second)
+	history := writeSuccessHistory(t, now.Add(-2*time.Hour), now.Add(30*time.Minute), 5*time.Second, func(ts time.Time) (float64, float64) {
+		if ts.Before(now.Add(-20 * time.Minute)) {
+			return 1, 0
+		}
+		return 0, 1 // a breach that lasts the whole test
+	})
+	prom := promtest.StartPrometheus(t, promtest.PrometheusOptions{OpenMetrics: []string{history}})
+	target, err := url.Parse(prom.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &chaosProxy{next: httputil.NewSingleHostReverseProxy(target)}
+	proxy.mode.Store("")
+	ps := httptest.NewServer(proxy)
+	defer ps.Close()
+	am := promtest.StartAlertmanager(t)
+
+	dir := t.TempDir()
+	cfgFile := writeConfig(t, dir, ps.URL, am.URL)
+	addr := fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t))
+	d := startDaemonArgs(t, cfgFile, addr, "--web.enable-lifecycle")
+	pageActive := func() bool {
+		for _, al := range activeAlerts(t, am, "SLOBurnRate") {
+			if al.Labels["long_window"] == "1h" {
+				return true
+			}
+		}
+		return false
+	}
+	active := func(name string) func() bool {
+		return func() bool { return len(activeAlerts(t, am, name)) > 0 }
+	}
+	alive := func(when string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + "/-/healthy")
+		if err != nil {
+			t.Fatalf("%s: the daemon is gone: %v", when, err)
+		}
+		resp.Body.Close()
+	}
+	poll.Until(t, 20*time.Second, "the page in Alertmanager", pageActive)
+
+	// 1. A success without data: SentinelPrometheusDown, the page kept.
+	proxy.mode.Store("nodata")
+	poll.Until(t, 20*time.Second, "SentinelPrometheusDown", active("SentinelPrometheusDown"))
+	alive("no data")
+	if !pageActive() {
+		t.Error("the page was resolved because Prometheus answered without data")
+	}
+
+	// 4. Counts that are not counts: SentinelEvaluationFailing, the page kept.
+	proxy.mode.Store("nan")
+	poll.Until(t, 20*time.Second, "SentinelEvaluationFailing", active("SentinelEvaluationFailing"))
+	alive("NaN")
+	if !pageActive() {
+		t.Error("the page was resolved on NaN counts")
+	}
+	proxy.mode.Store("")
+	poll.Until(t, 20*time.Second, "SentinelPrometheusDown to resolve", func() bool { return !active("SentinelPrometheusDown")() })
+
+	// 8. A cross-site form cannot reload it.
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/-/reload", strings.NewReader("x=1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site reload: %v %v", resp, err)
+	}
+
+	// 7. The SLO removed by reload: its page resolves now, not at endsAt.
+	cfg, _ := os.ReadFile(cfgFile)
+	withoutSLO := regexp.MustCompile(`(?s)slos:.*?min_events: 10\n`).ReplaceAllString(string(cfg),
+		"indicators:\n  - {name: queue-growth, kind: queue_growth}\n")
+	if err := os.WriteFile(cfgFile, []byte(withoutSLO), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post("http://"+addr+"/-/reload", "", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("reload: %v %v", resp, err)
+	}
+	resolved := false
+	poll.Until(t, 5*time.Second, "the removed SLO's page resolved by the sentinel", func() bool {
+		for _, a := range daemonAlerts(t, addr) {
+			if a.Labels["long_window"] == "1h" && a.Labels["slo"] == "errors" {
+				resolved = a.State == "inactive"
+			}
+		}
+		return resolved
+	})
+	poll.Until(t, 5*time.Second, "the removed SLO's page to leave Alertmanager", func() bool { return !pageActive() })
+
+	// 2. kill -9, a damaged state file: it starts, and says so.
+	d.kill()
+	if err := os.WriteFile(filepath.Join(dir, "alerts.json"), []byte(`{"version": 1, "rules": {"slo:errors": [null]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d = startDaemonArgs(t, cfgFile, addr)
+	poll.Until(t, 20*time.Second, "SentinelStateLost", active("SentinelStateLost"))
+	alive("damaged state")
+	d.terminate(t)
 }

@@ -134,12 +134,18 @@ type daemonProc struct {
 
 func startDaemon(t *testing.T, cfgFile, addr string) *daemonProc {
 	t.Helper()
+	return startDaemonArgs(t, cfgFile, addr)
+}
+
+// startDaemonArgs starts the daemon with more flags.
+func startDaemonArgs(t *testing.T, cfgFile, addr string, args ...string) *daemonProc {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "sentinel.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(daemonBinary(t), "run", "--config", cfgFile, "--web.listen-address", addr, "--log.format", "json")
+	cmd := exec.Command(daemonBinary(t), append([]string{"run", "--config", cfgFile, "--web.listen-address", addr, "--log.format", "json"}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
