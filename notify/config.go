@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -39,6 +40,31 @@ func (e *FieldError) FieldPath() []any { return e.Path }
 // FieldErrorf returns a *FieldError at path.
 func FieldErrorf(path []any, format string, args ...any) *FieldError {
 	return &FieldError{Path: path, Err: fmt.Errorf(format, args...)}
+}
+
+// AppendUnreported appends to errs those of more whose setting errs does
+// not report on yet. A DecodeConfig checks in words of the config first,
+// then runs the checks of its notifier's constructor, which may find the
+// same problem again in other words: each setting is reported once, in the
+// config's words when they have any.
+func AppendUnreported(errs []error, more ...error) []error {
+	reported := map[string]bool{}
+	for _, err := range errs {
+		if fe, ok := errors.AsType[*FieldError](err); ok {
+			reported[pathString(fe.Path)] = true
+		}
+	}
+	for _, err := range more {
+		fe, ok := errors.AsType[*FieldError](err)
+		if ok && reported[pathString(fe.Path)] {
+			continue
+		}
+		if ok {
+			reported[pathString(fe.Path)] = true
+		}
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 // pathString renders a path as urls[1] or http_config.tls_config.

@@ -75,8 +75,18 @@ func (e Endpoint) Scrub(s string) string {
 	return s
 }
 
-// Post sends body as JSON with the extra headers and returns the start of
-// a 2xx answer's body. Any other answer is a *StatusError. Errors do not name
+// ScrubReason makes a one-line reason of an answer's body, as BodyReason
+// does, that holds no secret of e: the body is made valid UTF-8 first
+// (dropping a bad byte could join two halves of a secret), scrubbed whole,
+// then cut (a cut could leave half of one).
+func (e Endpoint) ScrubReason(code int, body string) string {
+	s := e.Scrub(strings.ToValidUTF8(body, ""))
+	return BodyReason(code, ReasonHead([]byte(s)))
+}
+
+// Post sends body as JSON with the extra headers and returns a 2xx
+// answer's body, its first MaxBodyBytes; nil if it could not be read whole
+// in time. Any other answer is a *StatusError. Errors do not name
 // the endpoint (callers add e.String()) and hold no secret of e.
 func (e Endpoint) Post(ctx context.Context, c *http.Client, header http.Header, body []byte, now time.Time) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
@@ -95,15 +105,18 @@ func (e Endpoint) Post(ctx context.Context, c *http.Client, header http.Header, 
 		return nil, &transportError{msg: e.Scrub(err.Error()), err: err}
 	}
 	defer resp.Body.Close()
-	head := Drain(resp.Body)
+	b, err := ReadBody(resp.Body)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return head, nil
+		if err != nil {
+			// The status is the answer; a body cut short (the deadline,
+			// a reset) is not the receiver's to be judged by.
+			return nil, nil
+		}
+		return b, nil
 	}
 	return nil, &StatusError{
-		Code: resp.StatusCode,
-		// Invalid UTF-8 (a head cut inside a rune, a binary page) would
-		// garble logs.
-		Reason:     e.Scrub(BodyReason(resp.StatusCode, strings.ToValidUTF8(string(head), ""))),
+		Code:       resp.StatusCode,
+		Reason:     e.ScrubReason(resp.StatusCode, string(b)),
 		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), now),
 	}
 }

@@ -97,9 +97,9 @@ func New(o Options) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alertmanager %s: %w", o.Name, err)
 	}
-	hc, err := notify.ValidHTTPConfig(o.HTTPConfig)
-	if err != nil {
-		return nil, fmt.Errorf("alertmanager %s: %w", o.Name, err)
+	eps, clients, errs := endpoints(o.URLs, o.HTTPConfig, o.Now)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("alertmanager %s: %w", o.Name, errs[0])
 	}
 	m, err := newMetrics(o.Name, o.Registerer)
 	if err != nil {
@@ -107,25 +107,12 @@ func New(o Options) (*Sender, error) {
 	}
 	logger := notify.NotifierLogger(o.Logger, o.Name)
 	s := &Sender{name: o.Name}
-	seen := make(map[string]bool, len(o.URLs))
-	for i, raw := range o.URLs {
-		ep, err := parseEndpoint(raw, hc)
-		if err != nil {
-			return nil, fmt.Errorf("alertmanager %s: urls[%d]: %w", o.Name, i, err)
-		}
-		if seen[ep.display] {
-			return nil, fmt.Errorf("alertmanager %s: urls[%d]: duplicate URL %s", o.Name, i, ep.display)
-		}
-		seen[ep.display] = true
-		c, err := newClient(ep, o.Now)
-		if err != nil {
-			return nil, fmt.Errorf("alertmanager %s: %s: %w", o.Name, ep.display, err)
-		}
+	for i, ep := range eps {
 		tm, err := m.forURL(ep.display)
 		if err != nil {
 			return nil, fmt.Errorf("alertmanager %s: %w", o.Name, err)
 		}
-		s.targets = append(s.targets, newTarget(ep.display, c, o, backoff, logger.With("url", ep.display), tm))
+		s.targets = append(s.targets, newTarget(ep.display, clients[i], o, backoff, logger.With("url", ep.display), tm))
 	}
 	return s, nil
 }

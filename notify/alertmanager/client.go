@@ -3,6 +3,7 @@ package alertmanager
 import (
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -66,6 +67,49 @@ func parseEndpoint(raw string, hc commoncfg.HTTPClientConfig) (endpoint, error) 
 	}, nil
 }
 
+// endpoints checks urls and hc and makes the endpoint and the client of
+// each URL. It is the one check of these settings that New and
+// DecodeConfig share, so that an entry that passes `check` is one that the
+// daemon starts with. Each problem is a *notify.FieldError at urls,
+// urls[i] or http_config; none quotes a URL, which may hold a password.
+func endpoints(urls []string, hc commoncfg.HTTPClientConfig, now func() time.Time) ([]endpoint, []*client, []error) {
+	if len(urls) == 0 {
+		return nil, nil, []error{notify.FieldErrorf([]any{"urls"}, "no URLs")}
+	}
+	hc, err := notify.ValidHTTPConfig(hc)
+	if err != nil {
+		return nil, nil, []error{err}
+	}
+	var (
+		eps     []endpoint
+		clients []*client
+		errs    []error
+	)
+	seen := make(map[string]bool, len(urls))
+	for i, raw := range urls {
+		path := []any{"urls", i}
+		ep, err := parseEndpoint(raw, hc)
+		switch {
+		case err != nil:
+			errs = append(errs, &notify.FieldError{Path: path, Err: err})
+			continue
+		case seen[ep.display]:
+			errs = append(errs, notify.FieldErrorf(path, "duplicate URL %s", ep.display))
+			continue
+		}
+		seen[ep.display] = true
+		c, err := newClient(ep, now)
+		if err != nil {
+			// A *notify.FieldError at http_config, which the URL's
+			// credentials have joined.
+			errs = append(errs, err)
+			continue
+		}
+		eps, clients = append(eps, ep), append(clients, c)
+	}
+	return eps, clients, errs
+}
+
 // client posts to one Alertmanager.
 type client struct {
 	api    alert.ClientService
@@ -78,6 +122,7 @@ func newClient(ep endpoint, now func() time.Time) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
+	hc.Transport = mediaTypeGuard{hc.Transport}
 	rt := httptransport.NewWithClient(ep.host, ep.basePath, []string{ep.scheme}, hc)
 	// The runtime turns Debug on from $DEBUG and would then dump requests,
 	// Authorization header included, to stderr.
@@ -90,6 +135,34 @@ func newClient(ep endpoint, now func() time.Time) (*client, error) {
 		http:   hc,
 		reader: responseReader{now: now},
 	}, nil
+}
+
+// mediaTypeGuard replaces a Content-Type that does not parse with
+// application/octet-stream. The API client refuses such an answer before
+// the reader below sees it, with an error that has no status code: a 400
+// behind a broken proxy would be retried for ever, and its body never read.
+type mediaTypeGuard struct {
+	next http.RoundTripper
+}
+
+func (g mediaTypeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.next.RoundTrip(req)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if _, _, perr := mime.ParseMediaType(ct); perr != nil {
+			resp.Header.Set("Content-Type", "application/octet-stream")
+		}
+	}
+	return resp, nil
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections through.
+func (g mediaTypeGuard) CloseIdleConnections() {
+	if c, ok := g.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 func (c *client) withReader(op *runtime.ClientOperation) { op.Reader = c.reader }
@@ -120,7 +193,7 @@ func reason(code int, body []byte) string {
 	if err := json.Unmarshal(body, &s); err != nil {
 		s = string(body)
 	}
-	return notify.BodyReason(code, s)
+	return notify.BodyReason(code, notify.ReasonHead([]byte(s)))
 }
 
 func labelSet(ls model.LabelSet) models.LabelSet {

@@ -2,6 +2,7 @@ package alertmanager
 
 import (
 	"errors"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -42,6 +43,12 @@ func DecodeConfig(node *yaml.Node) (*Config, error) {
 	for _, k := range refused.GroupingKeysSet() {
 		errs = append(errs, notify.FieldErrorf([]any{k}, "%s does not apply to an alertmanager notifier: set it in Alertmanager's route", k))
 	}
+	// New's own checks of the URLs and the client, which find more than
+	// the ones above (a query, a duplicate, credentials given twice, a TLS
+	// file that cannot be read), so that an entry that passes `check` is
+	// one the daemon starts with.
+	_, _, more := endpoints(c.URLs, c.ClientConfig(), time.Now)
+	errs = notify.AppendUnreported(errs, more...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

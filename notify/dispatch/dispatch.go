@@ -88,12 +88,29 @@ type Options struct {
 	// Now and After are the clock, for tests.
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
+	// OnStateLost, when set, is called once by the first Run, from its
+	// goroutine and before it delivers anything, if it found files in
+	// OutboxDir damaged or unreadable and discarded some of what they held:
+	// notifications, groups, or what the groups last notified. err wraps
+	// ErrStateLost and says what was lost; StateLost returns it later. The
+	// daemon raises an alert of its own from it. It must not block.
+	OnStateLost func(err error)
 }
 
+// ErrStateLost is wrapped by the error OnStateLost and StateLost report:
+// the outbox or the groups on disk were damaged, and part of them was
+// discarded. Notifications may have been lost, or may be repeated.
+var ErrStateLost = errors.New("notification state lost")
+
 // WithGrouping returns o with the grouping settings of a notifier's
-// config entry; send_resolved left out means true.
+// config entry; send_resolved left out means true. A group_by that lists
+// "..." among labels groups by all of them, as "..." alone does: the
+// entry's check accepts it, and so must the Dispatcher built from it.
 func (o Options) WithGrouping(g notify.Grouping) Options {
 	o.GroupBy = g.GroupBy
+	if slices.Contains(g.GroupBy, groupAll) {
+		o.GroupBy = []string{groupAll}
+	}
 	o.GroupWait = time.Duration(g.GroupWait)
 	o.GroupInterval = time.Duration(g.GroupInterval)
 	o.RepeatInterval = time.Duration(g.RepeatInterval)
@@ -124,6 +141,8 @@ type Dispatcher struct {
 	// idle is set while the inbox and the outbox are empty: Flush waits on
 	// it.
 	idle notify.Idle
+	// stateLost is what load discarded; see StateLost.
+	stateLost error
 
 	// Owned by the Run goroutine.
 	loaded  bool
@@ -210,6 +229,9 @@ func newGrouping(by []string) (grouping, error) {
 			gr.all = true
 		case l == "":
 			return gr, errors.New("group_by: empty label name")
+		case !model.LegacyValidation.IsValidLabelName(l):
+			// As a config entry's check refuses it (notify.Grouping).
+			return gr, fmt.Errorf("group_by: invalid label name %q", l)
 		default:
 			gr.labels = append(gr.labels, model.LabelName(l))
 		}
@@ -594,9 +616,9 @@ func (d *Dispatcher) save() {
 	if d.store == nil {
 		return
 	}
-	sf := &stateFile{Version: fileVersion, GroupBy: d.grouping.key(), Groups: make([]groupState, 0, len(d.groups))}
+	sf := &stateFile{Version: fileVersion, GroupBy: d.grouping.key(), Groups: make([]*groupState, 0, len(d.groups))}
 	for _, g := range d.groups {
-		gs := groupState{Labels: g.labels, Next: g.next, Flushed: g.flushed, Last: toSentState(g.last)}
+		gs := &groupState{Labels: g.labels, Next: g.next, Flushed: g.flushed, Last: toSentState(g.last)}
 		for _, a := range g.alerts {
 			gs.Alerts = append(gs.Alerts, a)
 		}
@@ -609,18 +631,21 @@ func (d *Dispatcher) save() {
 }
 
 // load reads the outbox and the groups a previous run left. Nothing in it
-// is fatal: an unreadable file is moved aside and counted.
+// is fatal: a damaged file is moved aside, what could be read of it is
+// kept, and the loss is logged, counted and reported as state lost.
 func (d *Dispatcher) load(now time.Time) {
 	if d.store == nil {
 		return
 	}
+	var lost []error
 	pending, bad, err := d.store.loadOutbox(now)
 	if err != nil {
-		d.logger.Error("cannot read the outbox; starting without it", "err", err)
+		d.logger.Error("cannot read the outbox; starting without it, and notifications made from now on may not survive a restart", "err", err)
+		lost = append(lost, err)
 	}
-	for _, cf := range bad {
-		d.m.droppedCorrupt.Add(float64(cf.alerts))
-		d.logger.Error("unreadable outbox file moved aside; its notification is lost", "file", cf.path, "moved_to", cf.movedTo, "err", cf.err)
+	for _, dm := range bad {
+		d.damaged(dm)
+		lost = append(lost, dm)
 	}
 	for _, n := range pending {
 		n.nextAttempt = now
@@ -631,39 +656,93 @@ func (d *Dispatcher) load(now time.Time) {
 		d.logger.Info("delivering notifications left from the last run", "notifications", len(pending))
 	}
 	d.m.outboxLength.Set(float64(len(d.outbox)))
+	lost = append(lost, d.loadGroups(now)...)
+	if len(lost) > 0 {
+		d.lostState(fmt.Errorf("dispatch %s: %w: %w", d.o.Name, ErrStateLost, errors.Join(lost...)))
+	}
+}
 
-	sf, cf, err := d.store.loadState(now)
+// loadGroups reads the groups and returns what was lost of them.
+func (d *Dispatcher) loadGroups(now time.Time) []error {
+	sf, dm, err := d.store.loadState(now)
+	if err != nil {
+		d.logger.Error("cannot read the alert groups; starting without them, firing alerts may be notified again", "err", err)
+		return []error{err}
+	}
+	var lost []error
+	if dm != nil {
+		d.damaged(*dm)
+		lost = append(lost, *dm)
+		// What was kept replaces the damaged file.
+		d.dirty = true
+	}
 	switch {
-	case err != nil:
-		d.logger.Error("cannot read the alert groups; starting without them", "err", err)
-		return
-	case cf != nil:
-		d.m.droppedCorrupt.Inc()
-		d.logger.Error("unreadable alert groups file moved aside; firing alerts may be notified again", "file", cf.path, "moved_to", cf.movedTo, "err", cf.err)
-		return
 	case sf == nil:
-		return
+		return lost
 	case !slices.Equal(sf.GroupBy, d.grouping.key()):
 		d.logger.Info("group_by changed; starting with new groups, firing alerts will be notified again", "was", sf.GroupBy, "now", d.grouping.key())
 		d.dirty = true
-		return
+		return lost
 	}
+	// No flush is further off than a group_wait or a group_interval, and
+	// nothing was notified after now: a clock that ran ahead, or a damaged
+	// time, must not park a group.
+	latest := now.Add(max(d.o.GroupWait, d.o.GroupInterval))
 	for _, gs := range sf.Groups {
-		last, err := gs.Last.sent()
-		if err != nil {
-			d.logger.Warn("skipping an unreadable alert group", "group", groupKey(gs.Labels), "err", err)
-			continue
-		}
+		last, _ := gs.Last.sent() // clean dropped what does not parse
 		g := newGroup(gs.Labels, gs.Next)
+		if g.next.After(latest) {
+			g.next = latest
+		}
+		if last != nil && last.at.After(now) {
+			last.at = now
+		}
 		g.flushed, g.last = gs.Flushed, last
 		for _, a := range gs.Alerts {
-			if a != nil {
-				g.alerts[a.Fingerprint()] = a
-			}
+			g.alerts[a.Fingerprint()] = a
 		}
 		if len(g.alerts) > 0 {
 			d.groups[g.key] = g
 		}
 	}
 	d.m.groups.Set(float64(len(d.groups)))
+	return lost
+}
+
+// damaged logs and counts a file that load found damaged.
+func (d *Dispatcher) damaged(dm damage) {
+	d.m.corrupt(dm.kind).Inc()
+	if dm.lost > 0 {
+		d.m.droppedCorrupt.Add(float64(dm.lost))
+	}
+	msg := "damaged outbox file moved aside; its notification is lost"
+	switch {
+	case dm.kind == kindGroups && dm.kept:
+		msg = "damaged alert groups file moved aside; the groups that could be read are kept, the others' firing alerts may be notified again"
+	case dm.kind == kindGroups:
+		msg = "unreadable alert groups file moved aside; firing alerts may be notified again"
+	case dm.kept:
+		msg = "damaged outbox file moved aside; what could be read of its notification is kept"
+	}
+	d.logger.Error(msg, "file", dm.path, "moved_to", dm.movedTo, "alerts_lost", dm.lost, "err", dm.err)
+}
+
+// lostState records that load discarded state and tells OnStateLost.
+func (d *Dispatcher) lostState(err error) {
+	d.mu.Lock()
+	d.stateLost = err
+	d.mu.Unlock()
+	if d.o.OnStateLost != nil {
+		d.o.OnStateLost(err)
+	}
+}
+
+// StateLost returns what the first Run found damaged or unreadable in
+// OutboxDir and discarded, wrapping ErrStateLost; nil when nothing was, or
+// before the first Run has read the directory. OnStateLost is told the
+// same, as soon as it is known.
+func (d *Dispatcher) StateLost() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stateLost
 }

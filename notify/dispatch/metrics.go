@@ -22,6 +22,12 @@ type metrics struct {
 	outboxLength                                  prometheus.Gauge
 	groups                                        prometheus.Gauge
 	writeFailures                                 prometheus.Counter
+	corruptFiles                                  *prometheus.CounterVec
+}
+
+// corrupt is the counter of damaged files of kind.
+func (m *metrics) corrupt(kind string) prometheus.Counter {
+	return m.corruptFiles.WithLabelValues(kind)
 }
 
 func newMetrics(notifier string, reg prometheus.Registerer) (*metrics, error) {
@@ -54,6 +60,18 @@ func newMetrics(notifier string, reg prometheus.Registerer) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	corruptFiles, err := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name:        "vllm_sentinel_outbox_corrupt_total",
+		Help:        "Damaged files found in the outbox directory at start, by file (outbox: a notification, groups: the alert groups), and moved aside; what could be read of them is kept.",
+		ConstLabels: cl,
+	}, []string{"file"}))
+	if err != nil {
+		return nil, err
+	}
+	// Both series exist from the start, so that an alert on an increase
+	// sees the first one.
+	corruptFiles.WithLabelValues(kindOutbox)
+	corruptFiles.WithLabelValues(kindGroups)
 	// The Dispatcher does not know the receiver's URL; its drops carry an
 	// empty url.
 	return &metrics{
@@ -63,5 +81,6 @@ func newMetrics(notifier string, reg prometheus.Registerer) (*metrics, error) {
 		outboxLength:     outboxLength,
 		groups:           groups,
 		writeFailures:    writeFailures,
+		corruptFiles:     corruptFiles,
 	}, nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,25 +56,48 @@ type notification struct {
 	persisted   bool
 }
 
+// valid checks what a load cannot repair: a notification that is no
+// notification, or that cannot be sent as it is (an ID with a line break
+// in it would make every POST fail and be retried for ever).
 func (n *notification) valid() error {
 	switch {
 	case n.Version != fileVersion:
 		return fmt.Errorf("version %d, want %d", n.Version, fileVersion)
-	case n.ID == "":
-		return errors.New("no id")
+	case !validID(n.ID):
+		return errors.New("no id, or not one the notifier can send")
 	case n.Created.IsZero():
 		return errors.New("no creation time")
-	case len(n.Alerts) == 0 || slices.Contains(n.Alerts, nil):
-		return errors.New("no alerts, or a null one")
+	case n.Seq == math.MaxUint64:
+		// The next sequence number would wrap around onto older files.
+		return errors.New("sequence number out of range")
+	case len(n.Alerts) == 0:
+		return errors.New("no alerts")
 	}
 	return nil
 }
 
+// maxIDLen bounds a notification ID; NewID makes 36 bytes.
+const maxIDLen = 256
+
+// validID is a printable ASCII token: what a webhook-id header can carry.
+func validID(id string) bool {
+	if id == "" || len(id) > maxIDLen {
+		return false
+	}
+	for i := range len(id) {
+		if id[i] <= ' ' || id[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // stateFile is groups.json.
 type stateFile struct {
-	Version int          `json:"version"`
-	GroupBy []string     `json:"group_by"`
-	Groups  []groupState `json:"groups"`
+	Version int      `json:"version"`
+	GroupBy []string `json:"group_by"`
+	// Pointers, so that a null in the file is told from an empty group.
+	Groups []*groupState `json:"groups"`
 }
 
 type groupState struct {
@@ -132,14 +157,36 @@ func fpSet(ss []string) (map[model.Fingerprint]bool, error) {
 	return out, nil
 }
 
+// Bounds on what a load reads of one file. Save writes far less; a file
+// larger than this is damage, and reading it whole could take the daemon
+// down.
+const (
+	maxNotificationBytes = 64 << 20
+	maxGroupsBytes       = 256 << 20
+)
+
+// Kinds of file, the file label of vllm_sentinel_outbox_corrupt_total.
+const (
+	kindOutbox = "outbox"
+	kindGroups = "groups"
+)
+
 // store reads and writes one Dispatcher's directory.
 type store struct {
 	dir string
 }
 
+// newStore creates dir and its outbox. An outbox that is there but no
+// directory is left for loadOutbox to move aside: damage on disk must not
+// keep the daemon from starting.
 func newStore(dir string) (*store, error) {
-	if err := os.MkdirAll(filepath.Join(dir, outboxDir), 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, outboxDir), 0o700); err != nil {
+		if fi, lerr := os.Lstat(filepath.Join(dir, outboxDir)); lerr != nil || fi.IsDir() {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
 	}
 	return &store{dir: dir}, nil
 }
@@ -160,37 +207,80 @@ func (s *store) removeNotification(n *notification) error {
 	return err
 }
 
-// corruptFile is a file that could not be read and was moved aside.
-type corruptFile struct {
-	path, movedTo string
-	alerts        int // as far as could be told; at least 1
-	err           error
+// damage is a file that a load found damaged. It has been moved aside
+// (movedTo, "" if that failed too), and what could be read of it is kept:
+// kept says whether anything was.
+type damage struct {
+	kind, path, movedTo string
+	// lost is the alerts lost, as far as can be told: at least 1 for a
+	// notification that could not be read at all, 0 for one that lost
+	// only null entries.
+	lost int
+	kept bool
+	err  error
+}
+
+func (d damage) Error() string {
+	what := "moved aside to " + d.movedTo
+	if d.movedTo == "" {
+		// err says why.
+		what = "left in place"
+	}
+	if d.kept {
+		what += "; what could be read of it is kept"
+	}
+	return fmt.Sprintf("%s: %v; %s", d.path, d.err, what)
+}
+
+// newDamage moves path aside and describes it.
+func newDamage(kind, path string, now time.Time, lost int, kept bool, cause error) damage {
+	d := damage{kind: kind, path: path, lost: lost, kept: kept, err: cause}
+	d.movedTo, d.err = moveAside(path, now, cause)
+	return d
 }
 
 // loadOutbox returns the notifications on disk in sequence order. Files
-// that cannot be read are moved aside and reported, never fatal; temporary
-// files of an interrupted write are removed.
-func (s *store) loadOutbox(now time.Time) ([]*notification, []corruptFile, error) {
+// that cannot be read are moved aside and reported, never fatal; one that
+// is readable but for null alerts is moved aside too and written again
+// without them. Temporary files of an interrupted write are removed.
+func (s *store) loadOutbox(now time.Time) ([]*notification, []damage, error) {
 	dir := filepath.Join(s.dir, outboxDir)
+	var bad []damage
+	if fi, err := os.Lstat(dir); err == nil && !fi.IsDir() {
+		bad = append(bad, newDamage(kindOutbox, dir, now, 1, false, errors.New("not a directory")))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, bad, fmt.Errorf("outbox: %w", err)
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("outbox: %w", err)
+		return nil, bad, fmt.Errorf("outbox: %w", err)
 	}
 	removeTemps(dir)
 	var out []*notification
-	var bad []corruptFile
 	for _, e := range entries {
 		name := e.Name()
 		path := filepath.Join(dir, name)
 		if e.IsDir() || strings.HasPrefix(name, atomicfile.TempPrefix) || !strings.HasSuffix(name, ".json") {
 			continue
 		}
-		n, err := readNotification(path, name)
-		if err != nil {
-			cf := corruptFile{path: path, alerts: max(len(n.Alerts), 1), err: err}
-			cf.movedTo, cf.err = moveAside(path, now, err)
-			bad = append(bad, cf)
+		if !e.Type().IsRegular() {
+			// A FIFO would block the read for ever.
+			bad = append(bad, newDamage(kindOutbox, path, now, 1, false, errors.New("not a regular file")))
 			continue
+		}
+		n, nulls, err := readNotification(path, name)
+		if err != nil {
+			bad = append(bad, newDamage(kindOutbox, path, now, max(len(n.Alerts), 1), false, err))
+			continue
+		}
+		if nulls > 0 {
+			bad = append(bad, newDamage(kindOutbox, path, now, 0, true, fmt.Errorf("%d null alerts", nulls)))
+			if s.writeNotification(n) != nil {
+				// Delivered from memory; lost if the process ends first.
+				out = append(out, n)
+				continue
+			}
 		}
 		n.persisted = true
 		out = append(out, n)
@@ -199,55 +289,135 @@ func (s *store) loadOutbox(now time.Time) ([]*notification, []corruptFile, error
 	return out, bad, nil
 }
 
-func readNotification(path, name string) (*notification, error) {
-	n := &notification{}
-	b, err := os.ReadFile(path)
+// readNotification reads one outbox file. nulls counts the null alerts it
+// held, which are left out.
+func readNotification(path, name string) (n *notification, nulls int, err error) {
+	n = &notification{}
+	b, err := readFile(path, maxNotificationBytes)
 	if err != nil {
-		return n, err
+		return n, 0, err
 	}
 	if err := json.Unmarshal(b, n); err != nil {
-		return n, err
+		return n, 0, err
 	}
+	all := len(n.Alerts)
+	n.Alerts = slices.DeleteFunc(n.Alerts, func(a *notify.Alert) bool { return a == nil })
+	nulls = all - len(n.Alerts)
 	if err := n.valid(); err != nil {
-		return n, err
+		if len(n.Alerts) == 0 && nulls > 0 {
+			err = fmt.Errorf("%w (%d null ones)", err, nulls)
+		}
+		return n, nulls, err
 	}
 	if seq, err := strconv.ParseUint(strings.TrimSuffix(name, ".json"), 10, 64); err != nil || seq != n.Seq {
-		return n, fmt.Errorf("file name does not match sequence number %d", n.Seq)
+		return n, nulls, fmt.Errorf("file name does not match sequence number %d", n.Seq)
 	}
-	return n, nil
+	return n, nulls, nil
 }
 
-// loadState reads groups.json; a missing file is no state. A corrupt one is
-// moved aside and reported as corrupt.
-func (s *store) loadState(now time.Time) (*stateFile, *corruptFile, error) {
+// readFile reads path, a regular file of at most limit bytes.
+func readFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("more than %d bytes", limit)
+	}
+	return b, nil
+}
+
+// loadState reads groups.json; a missing file is no state. A file that
+// cannot be read is moved aside and reported, and no state comes back.
+// One that is readable but for some parts (null groups or alerts, an
+// unreadable record of what was sent) is moved aside too, and comes back
+// without them, for the caller to save.
+func (s *store) loadState(now time.Time) (*stateFile, *damage, error) {
 	removeTemps(s.dir)
 	path := filepath.Join(s.dir, groupsFile)
-	b, err := os.ReadFile(path)
+	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("group state: %w", err)
 	}
+	if !fi.Mode().IsRegular() {
+		d := newDamage(kindGroups, path, now, 1, false, errors.New("not a regular file"))
+		return nil, &d, nil
+	}
+	b, err := readFile(path, maxGroupsBytes)
+	if err != nil && errors.Is(err, fs.ErrPermission) {
+		// Not damage: moving it would not make it readable.
+		return nil, nil, fmt.Errorf("group state: %w", err)
+	}
 	sf := &stateFile{}
-	err = json.Unmarshal(b, sf)
+	if err == nil {
+		err = json.Unmarshal(b, sf)
+	}
 	if err == nil && sf.Version != fileVersion {
 		err = fmt.Errorf("version %d, want %d", sf.Version, fileVersion)
 	}
 	if err != nil {
-		cf := &corruptFile{path: path, err: err}
-		cf.movedTo, cf.err = moveAside(path, now, err)
-		return nil, cf, nil
+		d := newDamage(kindGroups, path, now, 1, false, err)
+		return nil, &d, nil
+	}
+	if problems := sf.clean(); len(problems) > 0 {
+		d := newDamage(kindGroups, path, now, 0, true, errors.New(strings.Join(problems, "; ")))
+		return sf, &d, nil
 	}
 	return sf, nil, nil
+}
+
+// clean leaves out what Save never writes: null groups and alerts, and a
+// record of what was sent that does not parse (the group is kept without
+// it: its firing alerts are notified again). It says what it left out.
+func (sf *stateFile) clean() []string {
+	var problems []string
+	nullGroups := 0
+	sf.Groups = slices.DeleteFunc(sf.Groups, func(gs *groupState) bool {
+		if gs == nil {
+			nullGroups++
+		}
+		return gs == nil
+	})
+	if nullGroups > 0 {
+		problems = append(problems, fmt.Sprintf("%d null groups", nullGroups))
+	}
+	for _, gs := range sf.Groups {
+		all := len(gs.Alerts)
+		gs.Alerts = slices.DeleteFunc(gs.Alerts, func(a *notify.Alert) bool { return a == nil })
+		if n := all - len(gs.Alerts); n > 0 {
+			problems = append(problems, fmt.Sprintf("group %s: %d null alerts", groupKey(gs.Labels), n))
+		}
+		if _, err := gs.Last.sent(); err != nil {
+			problems = append(problems, fmt.Sprintf("group %s: last notification: %v", groupKey(gs.Labels), err))
+			gs.Last = nil
+		}
+	}
+	return problems
 }
 
 func (s *store) saveState(sf *stateFile) error {
 	return writeJSON(filepath.Join(s.dir, groupsFile), sf)
 }
 
+// moveAside renames path to path.corrupt-<unix>, or to .corrupt-<unix>-<n>
+// when that name is taken (two damaged loads in one second), so that no
+// earlier evidence is overwritten.
 func moveAside(path string, now time.Time, cause error) (string, error) {
 	aside := fmt.Sprintf("%s.corrupt-%d", path, now.Unix())
+	for i := 1; i < 100; i++ {
+		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		aside = fmt.Sprintf("%s.corrupt-%d-%d", path, now.Unix(), i)
+	}
 	if err := os.Rename(path, aside); err != nil {
 		return "", fmt.Errorf("%w; moving it aside failed too: %v", cause, err)
 	}

@@ -40,8 +40,12 @@ func dispatched(name string, n notify.Notifier, g notify.Grouping, env Env) (*di
 	if env.StateDir != "" {
 		outbox = filepath.Join(env.StateDir, "notify", name)
 	}
+	var onLost func(error)
+	if env.OnStateLost != nil {
+		onLost = func(err error) { env.OnStateLost(name, err) }
+	}
 	return dispatch.New(n, dispatch.Options{
-		Name: name, OutboxDir: outbox, Logger: env.Logger, Registerer: env.Registerer,
+		Name: name, OutboxDir: outbox, Logger: env.Logger, Registerer: env.Registerer, OnStateLost: onLost,
 	}.WithGrouping(g))
 }
 

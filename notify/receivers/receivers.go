@@ -33,6 +33,12 @@ type Env struct {
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// OnStateLost, when set, is called when a notifier with an outbox
+	// finds, as its queue first runs, that files under StateDir were
+	// damaged and part of what they held was discarded; err wraps
+	// dispatch.ErrStateLost. It is called from the queue's Run and must
+	// not block. See dispatch.Options.OnStateLost.
+	OnStateLost func(notifier string, err error)
 }
 
 // Queue is a receiver driven by its own loop.

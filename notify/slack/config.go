@@ -45,6 +45,9 @@ func DecodeConfig(node *yaml.Node) (*Config, error) {
 		errs = append(errs, err)
 	}
 	errs = append(append(errs, c.ValidateHTTP()...), c.ValidateGrouping()...)
+	// What New checks besides, so that an entry that passes `check` is one
+	// the daemon starts with: the client's TLS files, for one.
+	errs = notify.AppendUnreported(errs, notify.CheckPost("webhook_url_file", c.WebhookURL(), c.HTTPSettings, "slack")...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

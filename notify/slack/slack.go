@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,12 @@ const (
 	// DefaultMinInterval is Slack's rate limit for incoming webhooks.
 	DefaultMinInterval = time.Second
 )
+
+// maxHold bounds how long a Retry-After holds back the next Notify, which
+// waits inside the call: the Dispatcher's loop waits with it. A longer
+// Retry-After (or a broken one, a date years ahead) is the caller's to wait
+// out, between attempts, from the error.
+const maxHold = time.Minute
 
 // Options configures a Notifier. Zero fields take the defaults above.
 type Options struct {
@@ -119,7 +126,10 @@ func (n *Notifier) Notify(ctx context.Context, alerts ...*notify.Alert) (retry b
 	}
 	if err := n.poster.Post(ctx, nil, body, len(alerts), n.now(), checkBody); err != nil {
 		if ra := notify.RetryAfter(err); ra > 0 {
-			n.limit.holdUntil(n.now().Add(ra))
+			// The error carries all of it, for the caller to wait out
+			// between attempts; Notify itself waits for no more than
+			// maxHold of it.
+			n.limit.holdUntil(n.now().Add(min(ra, maxHold)))
 		}
 		return notify.Retryable(err), fmt.Errorf("slack %s: post %d alerts to %s: %w", n.name, len(alerts), n.ep, err)
 	}
@@ -127,17 +137,59 @@ func (n *Notifier) Notify(ctx context.Context, alerts ...*notify.Alert) (retry b
 	return false, nil
 }
 
-// checkBody reads the answer to a 2xx. Incoming webhooks answer "ok"; a
-// JSON {"ok": false, "error": …} (from a proxy or the Web API) is a refusal.
+// checkBody reads the answer to a 2xx. Incoming webhooks answer "ok", and
+// services that speak their protocol answer "ok", nothing, or a JSON
+// object: all success. A JSON {"ok": false, "error": …} (from a proxy or
+// the Web API) is a refusal, retried when its error is one of Slack's
+// transient ones. Anything else (a proxy's HTML page, invalid JSON,
+// garbage) says the message did not reach Slack: a refusal, not retried,
+// since the same answer would come again and the request may have been
+// taken after all.
 func checkBody(body []byte) error {
-	var r struct {
-		OK    *bool  `json:"ok"`
-		Error string `json:"error"`
+	s := bytes.TrimSpace(body)
+	if len(s) == 0 || string(s) == "ok" {
+		return nil
 	}
-	if json.Unmarshal(body, &r) == nil && r.OK != nil && !*r.OK {
-		return &notify.StatusError{Code: http.StatusOK, Reason: r.Error}
+	if s[0] == '{' {
+		var r struct {
+			OK    *bool           `json:"ok"`
+			Error json.RawMessage `json:"error"`
+		}
+		if err := json.Unmarshal(s, &r); err != nil {
+			return &notify.StatusError{Code: http.StatusOK, Reason: "unreadable JSON answer: " + string(s)}
+		}
+		if r.OK == nil || *r.OK {
+			return nil
+		}
+		code := errorCode(r.Error)
+		return &notify.StatusError{Code: http.StatusOK, Reason: code, Transient: transientErrors[strings.TrimSpace(code)]}
 	}
-	return nil
+	return &notify.StatusError{Code: http.StatusOK, Reason: "unexpected answer: " + string(s)}
+}
+
+// errorCode is the error of a {"ok": false} answer, a string by Slack's
+// documentation; whatever else a proxy put there, as it is. The Poster
+// scrubs and cuts the reason.
+func errorCode(raw json.RawMessage) string {
+	var code string
+	if json.Unmarshal(raw, &code) != nil {
+		code = string(raw)
+	}
+	if strings.TrimSpace(code) == "" {
+		return "ok: false"
+	}
+	return code
+}
+
+// transientErrors are the errors of Slack's Web API that say to try again
+// later (https://api.slack.com/web#errors); they come with a 200.
+var transientErrors = map[string]bool{
+	"ratelimited":         true,
+	"rate_limited":        true,
+	"internal_error":      true,
+	"fatal_error":         true,
+	"service_unavailable": true,
+	"request_timeout":     true,
 }
 
 // limiter spaces messages at least interval apart. Callers reserve a slot

@@ -53,6 +53,15 @@ func DecodeConfig(node *yaml.Node) (*Config, error) {
 	}
 	errs := c.readSecrets()
 	errs = append(append(errs, c.ValidateHTTP()...), c.ValidateGrouping()...)
+	// What New checks besides, so that an entry that passes `check` is one
+	// the daemon starts with: the headers, the client's TLS files.
+	_, herrs := checkHeaders(c.Headers)
+	errs = append(errs, herrs...)
+	urlKey := "url"
+	if c.URL == "" {
+		urlKey = "url_file"
+	}
+	errs = notify.AppendUnreported(errs, notify.CheckPost(urlKey, c.ReceiverURL(), c.HTTPSettings, "webhook")...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

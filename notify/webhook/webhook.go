@@ -20,7 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -109,9 +111,9 @@ func New(o Options) (*Notifier, error) {
 			return nil, fmt.Errorf("webhook %s: %w", o.Name, err)
 		}
 	}
-	headers, err := checkHeaders(o.Headers)
-	if err != nil {
-		return nil, fmt.Errorf("webhook %s: %w", o.Name, err)
+	headers, errs := checkHeaders(o.Headers)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("webhook %s: %w", o.Name, errs[0])
 	}
 	poster, err := notify.NewPoster(notify.PosterOptions{Kind: "webhook", Name: o.Name, URL: o.URL,
 		HTTPConfig: o.HTTPConfig, Timeout: o.Timeout, Registerer: o.Registerer})
@@ -146,21 +148,56 @@ func New(o Options) (*Notifier, error) {
 	}, nil
 }
 
-// checkHeaders canonicalises the extra headers. Errors name a header, never
-// its value.
-func checkHeaders(in map[string]string) (http.Header, error) {
+// checkHeaders canonicalises the extra headers. Each problem is a
+// *notify.FieldError at headers.<name>, in the order of the names; none
+// quotes a value. A value the HTTP client would refuse to send (a control
+// character) is refused here, or every POST would fail as a transport
+// error and be retried for ever.
+func checkHeaders(in map[string]string) (http.Header, []error) {
 	headers := http.Header{}
-	for k, v := range in {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(in)) {
+		v := in[k]
 		ck := http.CanonicalHeaderKey(k)
-		if reservedHeader(ck) {
-			return nil, fmt.Errorf("header %s is set by the notifier", ck)
+		path := []any{"headers", k}
+		switch {
+		case reservedHeader(ck):
+			errs = append(errs, notify.FieldErrorf(path, "header %s is set by the notifier", ck))
+		case !validHeaderName(k):
+			errs = append(errs, notify.FieldErrorf(path, "invalid header %q", k))
+		case !validHeaderValue(v):
+			errs = append(errs, notify.FieldErrorf(path, "the value of header %s holds a control character", ck))
+		case headers.Get(ck) != "":
+			errs = append(errs, notify.FieldErrorf(path, "header %s is given twice, in different cases", ck))
+		default:
+			headers.Set(ck, v)
 		}
-		if k == "" || strings.ContainsAny(k, " :\r\n") || strings.ContainsAny(v, "\r\n") {
-			return nil, fmt.Errorf("invalid header %q", k)
-		}
-		headers.Set(ck, v)
 	}
-	return headers, nil
+	return headers, errs
+}
+
+// validHeaderName is RFC 9110's token: what net/http sends.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		if r >= 0x80 || !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue holds no control character but tabs, as net/http
+// demands.
+func validHeaderValue(v string) bool {
+	for i := range len(v) {
+		if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func reservedHeader(canonical string) bool {

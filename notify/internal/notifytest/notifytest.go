@@ -9,6 +9,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -176,5 +178,110 @@ func Advance(t testing.TB, c *Clock, s Syncer, total, step time.Duration) {
 		c.Advance(d)
 		total -= d
 		Sync(t, s)
+	}
+}
+
+// Answer is how a receiver, or a proxy in front of it, answers a POST.
+type Answer struct {
+	Status int
+	Header http.Header
+	// Body is sent after the header, then Size bytes of 'x' if Size > 0.
+	Body string
+	Size int
+	// Stall, when set, holds the body back after its first byte for that
+	// long, or until the client gives up.
+	Stall time.Duration
+}
+
+// AnswerServer serves a on every request until the test ends.
+func AnswerServer(t testing.TB, a Answer) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serve(w, r) }))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// AnswerSwitch is a server that answers as it was last told to, for fuzz
+// targets, which make one server and try many answers.
+type AnswerSwitch struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	a   Answer
+}
+
+// NewAnswerSwitch starts an AnswerSwitch that answers 200 until Set.
+func NewAnswerSwitch(t testing.TB) *AnswerSwitch {
+	s := &AnswerSwitch{a: Answer{Status: http.StatusOK}}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		a := s.a
+		s.mu.Unlock()
+		a.serve(w, r)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// URL is the server's base URL.
+func (s *AnswerSwitch) URL() string { return s.srv.URL }
+
+// Set makes a the answer to the next requests.
+func (s *AnswerSwitch) Set(a Answer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.a = a
+}
+
+func (a Answer) serve(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	for k, vs := range a.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(a.Status)
+	body := a.Body
+	if a.Stall > 0 {
+		if body == "" {
+			body = " "
+		}
+		_, _ = io.WriteString(w, body[:1])
+		w.(http.Flusher).Flush()
+		select {
+		case <-time.After(a.Stall):
+		case <-r.Context().Done():
+			return
+		}
+		body = body[1:]
+	}
+	_, _ = io.WriteString(w, body)
+	chunk := []byte(strings.Repeat("x", 32<<10))
+	for n := a.Size; n > 0; n -= len(chunk) {
+		if _, err := w.Write(chunk[:min(n, len(chunk))]); err != nil {
+			return
+		}
+	}
+}
+
+// OddAnswers are answers no receiver should give, and some do: what every
+// notifier must survive, each as a name and the Answer. The expectations
+// are the notifier's own.
+func OddAnswers() map[string]Answer {
+	html := http.Header{"Content-Type": {"text/html"}}
+	return map[string]Answer{
+		"200 huge body":             {Status: 200, Size: 8 << 20},
+		"200 garbage":               {Status: 200, Body: "\x00\xff\xfe garbage \x1b[31m"},
+		"200 HTML page":             {Status: 200, Header: html, Body: "<html><body>Please log in to the proxy</body></html>"},
+		"200 invalid JSON":          {Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"ok": tru`},
+		"200 stalled body":          {Status: 200, Body: "ok", Stall: time.Minute},
+		"204 no body":               {Status: 204},
+		"500 HTML page":             {Status: 500, Header: html, Body: "<html>\n<body>" + strings.Repeat("Internal Server Error ", 200) + "</body>\n</html>"},
+		"502 huge body":             {Status: 502, Size: 8 << 20},
+		"400 invalid JSON":          {Status: 400, Header: http.Header{"Content-Type": {"application/json"}}, Body: `{"error": `},
+		"400 broken content type":   {Status: 400, Header: http.Header{"Content-Type": {"text/html; charset"}}, Body: "bad request"},
+		"400 stalled body":          {Status: 400, Body: "bad", Stall: time.Minute},
+		"429 Retry-After bad":       {Status: 429, Header: http.Header{"Retry-After": {"soon, maybe"}}},
+		"429 Retry-After negative":  {Status: 429, Header: http.Header{"Retry-After": {"-30"}}},
+		"429 Retry-After huge":      {Status: 429, Header: http.Header{"Retry-After": {"99999999999999999999999"}}},
+		"429 Retry-After overflows": {Status: 429, Header: http.Header{"Retry-After": {"18446744074"}}},
+		"503 Retry-After far date":  {Status: 503, Header: http.Header{"Retry-After": {"Fri, 31 Dec 9999 23:59:59 GMT"}}},
+		"301 without Location":      {Status: 301},
 	}
 }

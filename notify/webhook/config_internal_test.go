@@ -1,0 +1,95 @@
+package webhook
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
+)
+
+// `vllm-sentinel check` runs DecodeConfig; the daemon builds the notifier
+// and its Dispatcher from what it decoded. The two must agree, or a check
+// that passes in ExecStartPre is followed by a start that fails. Each entry
+// is also decoded leniently, without DecodeConfig's checks and with the
+// secret files read as they are, to see what the constructors make of it.
+func TestDecodeConfigAgreesWithNew(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	key := file("key", "whsec_"+strings.Repeat("QUJD", 8))
+	for _, tc := range []struct {
+		name, text string
+		ok         bool
+	}{
+		{"plain", "url: http://hooks.example/alerts", true},
+		{"signed, with headers", "url: http://hooks.example/alerts\nsecret_file: " + key + "\nheaders: {X-Scope-OrgID: team-a, Authorization: Bearer t}", true},
+		{"url in a file", "url_file: " + file("url", "https://hooks.example/a?token=t"), true},
+		{"all labels among others", "url: http://hooks.example/alerts\ngroup_by: [slo, '...']", true},
+		{"reserved header", "url: http://hooks.example/alerts\nheaders: {webhook-id: x}", false},
+		{"content type header", "url: http://hooks.example/alerts\nheaders: {Content-Type: text/plain}", false},
+		{"header name with a space", "url: http://hooks.example/alerts\nheaders: {'X Tenant': a}", false},
+		{"header name with a colon", "url: http://hooks.example/alerts\nheaders: {'X:Tenant': a}", false},
+		{"empty header name", "url: http://hooks.example/alerts\nheaders: {'': a}", false},
+		{"header value with a line break", "url: http://hooks.example/alerts\nheaders: {X-Tenant: \"a\\r\\nX-Admin: 1\"}", false},
+		{"header value with a NUL", "url: http://hooks.example/alerts\nheaders: {X-Tenant: \"a\\0b\"}", false},
+		{"header twice", "url: http://hooks.example/alerts\nheaders: {X-Tenant: a, x-tenant: b}", false},
+		{"bad url", "url: ftp://hooks.example", false},
+		{"url file not a URL", "url_file: " + file("noturl", "hooks.example/a"), false},
+		{"bad signing key", "url: http://hooks.example/alerts\nsecret_file: " + file("badkey", "whsec_QUJD"), false},
+		{"CA file missing", "url: https://hooks.example/alerts\nhttp_config: {tls_config: {ca_file: /nonexistent/ca.pem}}", false},
+		{"secret ref", "url: http://hooks.example/alerts\nhttp_config: {basic_auth: {username: u, password_ref: vault}}", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			text := "name: hooks\ntype: webhook\n" + tc.text + "\n"
+			_, decodeErr := DecodeConfig(entryNode(t, text))
+			var c Config
+			if err := entryNode(t, text).Decode(&c); err != nil {
+				t.Fatalf("lenient decode: %v", err)
+			}
+			if c.URLFile != "" {
+				c.secretURL, _ = notify.ReadSecret("url_file", c.URLFile, false)
+			}
+			if c.SecretFile != "" {
+				c.signingKey, _ = notify.ReadSecret("secret_file", c.SecretFile, false)
+			}
+			buildErr := build(&c)
+			if (decodeErr == nil) != (buildErr == nil) {
+				t.Fatalf("DecodeConfig: %v\nbuild: %v\nwant both to fail or neither", decodeErr, buildErr)
+			}
+			if (decodeErr == nil) != tc.ok {
+				t.Errorf("DecodeConfig: %v, want ok=%v", decodeErr, tc.ok)
+			}
+		})
+	}
+}
+
+// build makes what receivers.Build makes of a webhook entry.
+func build(c *Config) error {
+	n, err := NewFromConfig("hooks", c, notify.Env{})
+	if err != nil {
+		return err
+	}
+	_, err = dispatch.New(n, dispatch.Options{Name: "hooks"}.WithGrouping(c.Grouping))
+	return err
+}
+
+func entryNode(t testing.TB, text string) *yaml.Node {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatalf("test entry is not YAML: %v", err)
+	}
+	return &doc
+}
