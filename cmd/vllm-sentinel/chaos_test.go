@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -105,8 +107,10 @@ func (p *chaosProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"status":"success"}`)
 		return
 	case "nan":
-		_ = r.ParseForm()
-		if strings.Contains(r.Form.Get("query"), "__sentinel_part") {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		if strings.Contains(form.Get("query")+r.URL.Query().Get("query"), "__sentinel_part") {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[`+
 				`{"metric":{"model_name":"llama","__sentinel_part":"total"},"value":[1,"NaN"]},`+
@@ -193,6 +197,20 @@ func TestChaos(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site reload: %v %v", resp, err)
 	}
+
+	// 6. A reload while Alertmanager is down neither waits on it nor
+	// drops what its queue holds: the page is there once it is back.
+	am.Stop()
+	time.Sleep(2 * time.Second) // sends fail and queue up
+	start := time.Now()
+	if resp, err := http.Post("http://"+addr+"/-/reload", "", nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("reload: %v %v", resp, err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a reload with Alertmanager down took %s", took)
+	}
+	am.Start(t)
+	poll.Until(t, 30*time.Second, "the page back in the restarted Alertmanager", pageActive)
 
 	// 7. The SLO removed by reload: its page resolves now, not at endsAt.
 	cfg, _ := os.ReadFile(cfgFile)

@@ -131,7 +131,7 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	st, err := buildStack(d.cfg.Load(), d.receivers, d.logger, d.reg)
+	st, err := buildStack(d.cfg.Load(), nil, d.receivers, d.logger, d.reg)
 	if err != nil {
 		ln.Close()
 		return err
@@ -216,12 +216,12 @@ func (d *daemon) reload() error {
 func (d *daemon) swap(cfg *config.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	next, err := buildStack(cfg, d.receivers, d.logger, d.reg)
+	old := d.cur.Load()
+	next, err := buildStack(cfg, old, d.receivers, d.logger, d.reg)
 	if err != nil {
 		return err
 	}
-	old := d.cur.Load()
-	old.stop(d.logger)
+	old.handOver(next, d.logger)
 	next.engine.CopyState(old.engine)
 	next.start(d.ctx)
 	d.cur.Store(next)

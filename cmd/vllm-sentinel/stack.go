@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,33 +19,81 @@ import (
 const flushTimeout = 10 * time.Second
 
 // stack is everything built from one configuration: the engine and the
-// notifiers it sends to. A reload builds a new stack and swaps it in.
+// notifiers it sends to. A reload builds a new stack and swaps it in,
+// keeping the running queues of notifiers whose settings did not change.
 type stack struct {
 	cfg    *config.Config
 	engine *evaluator.Engine
-	queues map[string]receivers.Queue
+	queues map[string]*runningQueue
 
-	stopEngine, stopQueues context.CancelFunc
-	engineDone             chan struct{}
-	queuesDone             sync.WaitGroup
+	stopEngine context.CancelFunc
+	engineDone chan struct{}
 }
 
-func buildStack(cfg *config.Config, rcv *receivers.Registry, logger *slog.Logger, reg prometheus.Registerer) (*stack, error) {
+// runningQueue is one notifier's queue and its loop.
+type runningQueue struct {
+	q        receivers.Queue
+	settings any
+	// after is the queue of the same name this one replaces: this one's
+	// loop starts once that one's has ended, since both would own the same
+	// outbox directory.
+	after  *runningQueue
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *runningQueue) start(ctx context.Context) {
+	ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	r.done = make(chan struct{})
+	go func() {
+		defer close(r.done)
+		if r.after != nil {
+			<-r.after.done
+		}
+		r.q.Run(ctx)
+	}()
+}
+
+// retire lets the queue deliver what it holds for up to flushTimeout, then
+// ends its loop; it does not wait for either.
+func (r *runningQueue) retire(name string, logger *slog.Logger) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		defer cancel()
+		if err := r.q.Flush(ctx); err != nil {
+			logger.Warn("notifier replaced by a reload: what it still held is left to its outbox or dropped", "notifier", name, "err", err)
+		}
+		r.cancel()
+	}()
+}
+
+// buildStack builds what cfg describes. A notifier of old (the running
+// stack, nil at start) whose settings are the Same is taken over as it
+// runs: a reload neither waits on its receiver nor loses its queue.
+func buildStack(cfg *config.Config, old *stack, rcv *receivers.Registry, logger *slog.Logger, reg prometheus.Registerer) (*stack, error) {
 	q, err := evaluator.NewPrometheusQuerier(clientConfig(cfg), logger.With("component", "querier"), reg)
 	if err != nil {
 		return nil, err
 	}
-	st := &stack{cfg: cfg, queues: map[string]receivers.Queue{}}
+	st := &stack{cfg: cfg, queues: map[string]*runningQueue{}}
 	senders := map[string]notify.Sender{}
 	var order []string
 	env := receivers.Env{StateDir: cfg.State.Path, ExternalURL: cfg.Global.ExternalURL, Logger: logger, Registerer: reg}
 	for _, n := range cfg.Notifiers {
-		qu, err := rcv.Build(n.Name, n.Settings, env)
-		if err != nil {
-			return nil, fmt.Errorf("notifier %q: %w", n.Name, err)
+		var prev *runningQueue
+		if old != nil {
+			prev = old.queues[n.Name]
 		}
-		st.queues[n.Name] = qu
-		senders[n.Name] = qu
+		if prev != nil && sameEnv(old.cfg, cfg) && receivers.Same(prev.settings, n.Settings) {
+			st.queues[n.Name] = prev
+		} else {
+			qu, err := rcv.Build(n.Name, n.Settings, env)
+			if err != nil {
+				return nil, fmt.Errorf("notifier %q: %w", n.Name, err)
+			}
+			st.queues[n.Name] = &runningQueue{q: qu, settings: n.Settings, after: prev}
+		}
+		senders[n.Name] = st.queues[n.Name].q
 		order = append(order, n.Name)
 	}
 	routes := make([]notify.Route, len(cfg.Routes))
@@ -72,19 +119,22 @@ func buildStack(cfg *config.Config, rcv *receivers.Registry, logger *slog.Logger
 	return st, nil
 }
 
-// start runs the notifier loops and the evaluation schedule. The two get
-// separate contexts so that stop can end the schedule first.
+// sameEnv reports whether the settings every queue is built with beside
+// its own are unchanged.
+func sameEnv(a, b *config.Config) bool {
+	return a.State.Path == b.State.Path && a.Global.ExternalURL == b.Global.ExternalURL
+}
+
+// start runs the notifier loops not yet running and the evaluation
+// schedule.
 func (s *stack) start(ctx context.Context) {
-	qctx, stopQueues := context.WithCancel(context.WithoutCancel(ctx))
-	ectx, stopEngine := context.WithCancel(ctx)
-	s.stopQueues, s.stopEngine = stopQueues, stopEngine
 	for _, q := range s.queues {
-		s.queuesDone.Add(1)
-		go func() {
-			defer s.queuesDone.Done()
-			q.Run(qctx)
-		}()
+		if q.done == nil {
+			q.start(ctx)
+		}
 	}
+	ectx, stopEngine := context.WithCancel(ctx)
+	s.stopEngine = stopEngine
 	s.engineDone = make(chan struct{})
 	go func() {
 		defer close(s.engineDone)
@@ -92,22 +142,46 @@ func (s *stack) start(ctx context.Context) {
 	}()
 }
 
-// stop ends the schedule (the cycle in flight finishes and saves state),
-// then gives queued notifications up to flushTimeout to go out, then stops
-// the notifier loops.
-func (s *stack) stop(logger *slog.Logger) {
+// endSchedule ends the schedule; the cycle in flight finishes and saves
+// state.
+func (s *stack) endSchedule() {
 	if s.stopEngine == nil {
 		return
 	}
 	s.stopEngine()
 	<-s.engineDone
+}
+
+// handOver ends old's schedule and retires the queues that next does not
+// take over, without waiting on their receivers.
+func (s *stack) handOver(next *stack, logger *slog.Logger) {
+	s.endSchedule()
+	for name, q := range s.queues {
+		if next.queues[name] != q {
+			q.retire(name, logger)
+		}
+	}
+}
+
+// stop ends the schedule (the cycle in flight finishes and saves state),
+// then gives queued notifications up to flushTimeout to go out, then stops
+// the notifier loops.
+func (s *stack) stop(logger *slog.Logger) {
+	s.endSchedule()
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	for name, q := range s.queues {
-		if err := q.Flush(ctx); err != nil {
+		if q.done == nil {
+			continue
+		}
+		if err := q.q.Flush(ctx); err != nil {
 			logger.Error("notifications still queued at shutdown were not delivered", "notifier", name, "err", err)
 		}
 	}
-	s.stopQueues()
-	s.queuesDone.Wait()
+	for _, q := range s.queues {
+		if q.done != nil {
+			q.cancel()
+			<-q.done
+		}
+	}
 }
