@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vllm-sentinel/vllm-sentinel/internal/poll"
 )
 
 func freeAddr(t *testing.T) string {
@@ -167,6 +169,8 @@ prometheus: {url: "http://%s", timeout: 1s}
 notifiers:
   - {name: oncall, type: slack, webhook_url_file: %s, group_wait: 1s, group_interval: 1s}
   - {name: hooks, type: webhook, url: %q, secret_file: %s, group_wait: 1s, group_interval: 1s}
+indicators:
+  - {name: queue-growth, kind: queue_growth}
 state: {path: %s}
 web: {listen_address: %q}
 `, freeAddr(t), slackURL, hookSrv.URL, hookSecret, dir, addr)
@@ -204,5 +208,61 @@ web: {listen_address: %q}
 	}
 	if strings.Contains(logs.String(), "SECRET") {
 		t.Error("the Slack webhook URL leaked into the log")
+	}
+}
+
+// A damaged outbox never stops the daemon: it starts, the file is moved
+// aside, and SentinelStateLost says which notifier's outbox was lost.
+func TestDamagedOutboxRaisesStateLost(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var bodies []string
+	hook := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		var b bytes.Buffer
+		b.ReadFrom(r.Body)
+		mu.Lock()
+		bodies = append(bodies, b.String())
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	outbox := filepath.Join(dir, "notify", "hooks")
+	if err := os.MkdirAll(outbox, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outbox, "groups.json"), []byte("\x00 not json {"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`global: {evaluation_interval: 1s}
+prometheus: {url: "http://%s", timeout: 1s}
+notifiers:
+  - {name: hooks, type: webhook, url: %q, group_wait: 1s, group_interval: 1s}
+indicators:
+  - {name: queue-growth, kind: queue_growth}
+state: {path: %s}
+web: {listen_address: %q}
+`, freeAddr(t), hook.URL, dir, freeAddr(t))
+	cfgFile := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfgFile, []byte(cfg), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"run", "--config", cfgFile, "--log.format", "json"}, &logs, &logs) }()
+	poll.Until(t, 20*time.Second, "SentinelStateLost at the webhook", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range bodies {
+			if strings.Contains(b, "SentinelStateLost") && strings.Contains(b, "outbox of notifier hooks") {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d:\n%s", code, logs.String())
+	}
+	if m, _ := filepath.Glob(filepath.Join(outbox, "groups.json.corrupt-*")); len(m) != 1 {
+		t.Errorf("damaged groups file not moved aside: %v", m)
 	}
 }

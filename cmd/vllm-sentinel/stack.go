@@ -78,7 +78,10 @@ func buildStack(cfg *config.Config, old *stack, rcv *receivers.Registry, logger 
 	st := &stack{cfg: cfg, queues: map[string]*runningQueue{}}
 	senders := map[string]notify.Sender{}
 	var order []string
-	env := receivers.Env{StateDir: cfg.State.Path, ExternalURL: cfg.Global.ExternalURL, Logger: logger, Registerer: reg}
+	env := receivers.Env{StateDir: cfg.State.Path, ExternalURL: cfg.Global.ExternalURL, Logger: logger, Registerer: reg,
+		// An outbox that had to be discarded is alerted on like lost alert
+		// state. The queue calls this from its loop, after start.
+		OnStateLost: func(name string, err error) { st.engine.StateLost("outbox of notifier "+name, time.Now(), err) }}
 	for _, n := range cfg.Notifiers {
 		var prev *runningQueue
 		if old != nil {
