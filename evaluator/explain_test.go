@@ -131,3 +131,33 @@ func TestDeadTargetIsOneAlert(t *testing.T) {
 		t.Errorf("SentinelTargetDown: %v", down)
 	}
 }
+
+// An indicator that lacks two metrics is one SentinelNoData naming both in
+// its text, not a label holding "a,b".
+func TestIndicatorNoDataIsOneAlertNamingItsMetrics(t *testing.T) {
+	q := QuerierFunc(func(context.Context, string, time.Time) (model.Value, error) { return model.Vector{}, nil })
+	in, err := rules.CompileIndicator(rules.NewPromQL(), rules.IndicatorSpec{Name: "stall", Kind: rules.KindQueueStall}, rules.Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := &recordingSender{}
+	eng, err := NewEngine(New(q, nil, []*rules.Indicator{in}, Options{}), sender, EngineOptions{Interval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i <= 5; i++ {
+		eng.Cycle(context.Background(), at(time.Duration(i)*time.Minute))
+	}
+	nd := named(sender.take(), AlertNoData)
+	if len(nd) == 0 {
+		t.Fatal("no SentinelNoData")
+	}
+	for _, a := range nd {
+		if _, ok := a.Labels["metric"]; ok || a.Labels["indicator"] != "stall" {
+			t.Errorf("labels %v", a.Labels)
+		}
+		if s := string(a.Annotations["summary"]); !strings.Contains(s, "vllm:num_requests_waiting and vllm:request_success_total are absent") {
+			t.Errorf("summary %q", s)
+		}
+	}
+}

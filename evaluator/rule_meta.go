@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -138,8 +139,15 @@ func noData(m *metaRule, ev evaluation, slos []string) []Condition {
 		if ee.Indicator == "" || ee.Absent == "" || explained {
 			continue
 		}
-		out = append(out, m.alert(AlertNoData, "warning", model.LabelSet{"indicator": model.LabelValue(ee.Indicator), "metric": model.LabelValue(ee.Absent)},
-			fmt.Sprintf("Indicator %s has no data: metric %s is absent", ee.Indicator, ee.Absent),
+		// One alert per indicator, whatever it lacks: the metrics are named in
+		// its text, not joined into a label value.
+		metrics := strings.Split(ee.Absent, ",")
+		what := "metric " + metrics[0] + " is absent"
+		if len(metrics) > 1 {
+			what = "metrics " + strings.Join(metrics, " and ") + " are absent"
+		}
+		out = append(out, m.alert(AlertNoData, "warning", model.LabelSet{"indicator": model.LabelValue(ee.Indicator)},
+			fmt.Sprintf("Indicator %s has no data: %s", ee.Indicator, what),
 			"An absent metric is not zero: the indicator cannot warn. Check that Prometheus scrapes vLLM, vllm.selector, and vllm.metric_names."))
 	}
 	return out
