@@ -40,3 +40,9 @@ demo: deps build
 
 clean:
 	rm -rf $(BIN)
+
+# fuzz runs every fuzz target of the module, FUZZTIME (default 30s) each.
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh

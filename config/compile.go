@@ -36,7 +36,7 @@ func (l *loader) checkSettings(cfg *Config) {
 	if err := cfg.Prometheus.HTTPConfig.Validate(); err != nil {
 		l.at([]any{"prometheus", "http_config"}, "%v", err)
 	}
-	ms, err := rules.NewPromQL().ParseSelector(cfg.VLLM.Selector)
+	ms, err := rules.CheckSelector(rules.NewPromQL(), cfg.VLLM.Selector)
 	if err != nil {
 		l.at([]any{"vllm", "selector"}, "%v", err)
 	}
@@ -62,6 +62,48 @@ func (l *loader) compileRules(cfg *Config, slos []rules.SLOSpec, indicators []ru
 		func(s rules.IndicatorSpec) (*rules.Indicator, error) { return rules.CompileIndicator(p, s, d) })
 }
 
+// checkSomethingToEvaluate refuses a file that defines neither an SLO nor
+// an indicator: the daemon would run and never alert. A slos: or
+// indicators: key that holds something the decoder refused has its own
+// problem already.
+func (l *loader) checkSomethingToEvaluate(slos []rules.SLOSpec, indicators []rules.IndicatorSpec) {
+	if len(slos) > 0 || len(indicators) > 0 {
+		return
+	}
+	line := 0
+	for _, key := range []string{"slos", "indicators"} {
+		k, v := mappingEntry(l.root, key)
+		if k == nil {
+			continue
+		}
+		if v.Kind != yaml.SequenceNode && v.ShortTag() != "!!null" {
+			return // the decoder's problem
+		}
+		for _, item := range v.Content {
+			if item.ShortTag() != "!!null" {
+				return // an entry that did not decode has its problem
+			}
+		}
+		if line == 0 {
+			line = k.Line
+		}
+	}
+	l.add(line, "", "nothing to evaluate: define at least one SLO under slos: or one indicator under indicators:")
+}
+
+// mappingEntry is the key and value nodes of key in a mapping node.
+func mappingEntry(n *yaml.Node, key string) (k, v *yaml.Node) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i], n.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
 // compileAll compiles the specs of one list, places their problems under
 // key, and refuses a name used twice.
 func compileAll[S any, R any](l *loader, key, what string, specs []S, name func(S) string, compile func(S) (*R, error)) []*R {
@@ -75,7 +117,7 @@ func compileAll[S any, R any](l *loader, key, what string, specs []S, name func(
 		}
 		n := name(spec)
 		if j, dup := first[n]; dup && n != "" {
-			l.at([]any{key, i, "name"}, "duplicate %s name %q (first defined at line %d)", what, n, lineOf(l.root, []any{key, j, "name"}))
+			l.at([]any{key, i, "name"}, "duplicate %s name %q (first defined at line %d)", what, n, l.lineAt([]any{key, j, "name"}))
 		} else {
 			first[n] = i
 		}

@@ -209,7 +209,8 @@ func Load(file string, data []byte, rcv Receivers) (*Config, error) {
 		l.syntaxError(err, data)
 		return nil, l.err()
 	}
-	if root.Kind == 0 {
+	if root.Kind == 0 || len(root.Content) == 0 || root.Content[0].ShortTag() == "!!null" {
+		// Nothing, comments, or a lone "---" or "~".
 		l.add(0, "", "the file is empty")
 		return nil, l.err()
 	}
@@ -231,6 +232,7 @@ func Load(file string, data []byte, rcv Receivers) (*Config, error) {
 	l.compileRules(cfg, doc.SLOs, doc.Indicators)
 	l.compileNotifiers(cfg, doc.Notifiers, rcv)
 	l.compileRoutes(cfg, doc.Routes)
+	l.checkSomethingToEvaluate(doc.SLOs, doc.Indicators)
 	if len(l.problems) > 0 {
 		return nil, l.err()
 	}

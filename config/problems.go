@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,7 +59,9 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+// yamlLineRE splits "line 12: ..." off a decoder message; (?s) because a
+// quoted key may hold a line break.
+var yamlLineRE = regexp.MustCompile(`(?s)^(?:yaml: )?line (\d+): (.*)$`)
 
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
@@ -80,8 +84,86 @@ func (l *loader) add(line int, field, format string, args ...any) {
 	l.problems = append(l.problems, Problem{File: l.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
+// at adds a problem about the field at path, a path into the decoded
+// values; the problem names the path and the line as written.
 func (l *loader) at(path []any, format string, args ...any) {
+	path = l.written(path)
 	l.add(lineOf(l.root, path), rules.PathString(path), format, args...)
+}
+
+// lineAt is the line of the field at path, a path into the decoded values.
+func (l *loader) lineAt(path []any) int { return lineOf(l.root, l.written(path)) }
+
+// written turns a path into the decoded values into the path as written.
+// They differ where the decoder dropped an item of a list (a null, or an
+// item of the wrong kind, which has its own problem): the SLO decoded as
+// slos[0] from "slos: [~, {name: a}]" is written as slos[1].
+func (l *loader) written(path []any) []any {
+	out := slices.Clone(path)
+	n := l.root
+	for i, p := range out {
+		if n == nil {
+			break
+		}
+		switch v := p.(type) {
+		case string:
+			n = mappingValue(n, v)
+		case int:
+			if n.Kind != yaml.SequenceNode {
+				return out
+			}
+			var elem reflect.Type
+			if t := typeAt(out[:i]); t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+				elem = t.Elem()
+			}
+			k := -1
+			for j, item := range n.Content {
+				if decoderKeeps(item, elem) {
+					k++
+				}
+				if k == v {
+					out[i], n = j, item
+					break
+				}
+			}
+			if k != v {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// decoderKeeps tells whether yaml.v3 keeps item when it decodes a list of
+// elem into a slice: it drops an item that does not decode, without an
+// index. Where elem is not known (inside a notifier entry), every item is
+// taken to be kept.
+func decoderKeeps(item *yaml.Node, elem reflect.Type) bool {
+	for depth := 0; item.Kind == yaml.AliasNode && item.Alias != nil && depth < 100; depth++ {
+		item = item.Alias
+	}
+	if elem == nil || elem == reflect.TypeFor[yaml.Node]() {
+		return true
+	}
+	null := item.Kind == yaml.ScalarNode && item.ShortTag() == "!!null"
+	switch elem.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return true
+	case reflect.Map:
+		return null || item.Kind == yaml.MappingNode
+	case reflect.Slice:
+		return null || item.Kind == yaml.SequenceNode
+	case reflect.Struct:
+		return item.Kind == yaml.MappingNode
+	default:
+		return item.Kind == yaml.ScalarNode && !null
+	}
+}
+
+// mappingValue is the value of key in a mapping node, nil if none.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	_, v := mappingEntry(n, key)
+	return v
 }
 
 func (l *loader) err() error {
@@ -90,7 +172,7 @@ func (l *loader) err() error {
 }
 
 // yamlError turns the decoder's messages ("line 12: field foo not found in
-// type config.Config") into file:line problems.
+// type config.Config") into file:line problems in the file's own words.
 func (l *loader) yamlError(err error) {
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
@@ -100,48 +182,84 @@ func (l *loader) yamlError(err error) {
 	for _, m := range msgs {
 		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
 			line, _ := strconv.Atoi(sm[1])
-			l.add(line, "", "%s", friendlyYAML(sm[2]))
+			l.add(line, "", "%s", l.friendly(line, sm[2]))
 			continue
 		}
-		l.add(0, "", "%s", strings.TrimPrefix(m, "yaml: "))
+		l.add(0, "", "%s", friendlyYAML(strings.TrimPrefix(m, "yaml: ")))
 	}
 }
 
-// syntaxError reports a file that does not parse. Some parser errors carry
-// no line; then the line is the first at which the file stops parsing.
-func (l *loader) syntaxError(err error, data []byte) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if sm := yamlLineRE.FindStringSubmatch(err.Error()); sm != nil {
-		line, _ := strconv.Atoi(sm[1])
-		l.add(line, "", "not valid YAML: %s", sm[2])
-		return
-	}
-	lines := strings.SplitAfter(string(data), "\n")
-	line := len(lines)
-	for k := 1; k <= len(lines); k++ {
-		var n yaml.Node
-		if yaml.Unmarshal([]byte(strings.Join(lines[:k], "")), &n) != nil {
-			line = k
-			break
-		}
-	}
-	l.add(line, "", "not valid YAML: %s", msg)
-}
-
+// The decoder's messages name Go types ("field colour not found in type
+// config.WebConfig", "cannot unmarshal !!map into []rules.SLOSpec"); these
+// take them apart so that the file's own words replace the types.
 var (
-	unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
-	cannotRE       = regexp.MustCompile(`^cannot unmarshal !!(\w+) ?(.*) into (\S+)$`)
-	yamlKinds      = map[string]string{"map": "a mapping", "seq": "a list", "str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean"}
+	unknownFieldRE = regexp.MustCompile(`(?s)^field (.+) not found in type (\S+)$`)
+	alreadySetRE   = regexp.MustCompile(`(?s)^field (.+) already set in type (\S+)$`)
+	cannotRE       = regexp.MustCompile(`(?s)^cannot unmarshal (\S+?)(?: (.*))? into (\S+)$`)
+	yamlKinds      = map[string]string{"map": "a mapping", "seq": "a list", "str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean", "null": "null", "binary": "binary data", "timestamp": "a timestamp"}
 )
 
+// friendly rewrites a decoder message about line: an unknown or repeated
+// key is named with the mapping it is in (found in the node tree) and the
+// known key it is close to.
+func (l *loader) friendly(line int, m string) string {
+	if sm := unknownFieldRE.FindStringSubmatch(m); sm != nil {
+		key, typ := sm[1], sm[2]
+		msg := fmt.Sprintf("unknown field %q", key)
+		keys := keysOf(typ)
+		if path, _, ok := findKey(l.root, key, line, typ); ok {
+			msg += " " + where(path)
+			if len(keys) == 0 {
+				// commoncfg decodes through "type plain X": its
+				// messages name config.plain.
+				keys = structKeys(typeAt(path))
+			}
+		}
+		if s := suggest(key, keys); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		return msg
+	}
+	if sm := alreadySetRE.FindStringSubmatch(m); sm != nil {
+		key, typ := sm[1], sm[2]
+		path, first, ok := findKey(l.root, key, line, typ)
+		if !ok {
+			return fmt.Sprintf("duplicate field %q", key)
+		}
+		if first > 0 && first != line {
+			return fmt.Sprintf("duplicate field %q %s (first set at line %d)", key, where(path), first)
+		}
+		return fmt.Sprintf("duplicate field %q %s", key, where(path))
+	}
+	return friendlyYAML(m)
+}
+
+// where names a mapping by its path: "in slos[1].sli", or the top level.
+func where(path []any) string {
+	if len(path) == 0 {
+		return "at the top level"
+	}
+	return "in " + rules.PathString(path)
+}
+
+// friendlyYAML rewrites a decoder message that has no place in the file (an
+// environment variable's), or needs none, without Go type names.
 func friendlyYAML(m string) string {
 	if sm := unknownFieldRE.FindStringSubmatch(m); sm != nil {
-		return fmt.Sprintf("unknown field %q (in %s)", sm[1], sm[2])
+		msg := fmt.Sprintf("unknown field %q", sm[1])
+		if s := suggest(sm[1], keysOf(sm[2])); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		return msg
+	}
+	if sm := alreadySetRE.FindStringSubmatch(m); sm != nil {
+		return fmt.Sprintf("duplicate field %q", sm[1])
 	}
 	if sm := cannotRE.FindStringSubmatch(m); sm != nil {
-		got := yamlKinds[sm[1]]
+		tag := strings.TrimPrefix(sm[1], "!!")
+		got := yamlKinds[tag]
 		if got == "" {
-			got = sm[1]
+			got = "a value tagged " + sm[1]
 		}
 		if sm[2] != "" {
 			got += " " + sm[2]
@@ -149,25 +267,6 @@ func friendlyYAML(m string) string {
 		return fmt.Sprintf("wrong type: got %s, want %s", got, goTypeName(sm[3]))
 	}
 	return m
-}
-
-// goTypeName says in words what a Go type expects of the YAML.
-func goTypeName(t string) string {
-	switch {
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	case strings.HasPrefix(t, "map["), strings.Contains(t, "."):
-		return "a mapping"
-	case t == "string":
-		return "a string"
-	case t == "bool":
-		return "true or false"
-	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
-		return "an integer"
-	case strings.HasPrefix(t, "float"):
-		return "a number"
-	}
-	return t
 }
 
 // lineOf finds the line of the key or item a path names; where the path runs

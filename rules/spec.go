@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -226,6 +228,43 @@ func CheckLabels(path []any, labels map[string]string) FieldErrors {
 	return fe
 }
 
+// CheckSelector parses a selector that narrows the queries the sentinel
+// builds (vllm.selector, a latency SLI's selector). It may not name the
+// metric: the queries name it, and a second name makes them fail to parse.
+func CheckSelector(p *PromQL, s string) ([]*labels.Matcher, error) {
+	ms, err := p.ParseSelector(s)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if m.Name == model.MetricNameLabel {
+			return nil, fmt.Errorf("selector %q matches on %s: it may only narrow the series of the metrics the sentinel names", s, m.Name)
+		}
+	}
+	return ms, nil
+}
+
+// valueTypeName names a PromQL value type in the words of its docs.
+func valueTypeName(t parser.ValueType) string {
+	switch t {
+	case parser.ValueTypeMatrix:
+		return "a range vector"
+	case parser.ValueTypeVector:
+		return "an instant vector"
+	case parser.ValueTypeScalar:
+		return "a scalar"
+	case parser.ValueTypeString:
+		return "a string"
+	}
+	return string(t)
+}
+
+// badMetric says what is wrong with a histogram name the queries could not
+// hold.
+func badMetric(m string) string {
+	return fmt.Sprintf("invalid metric name %q: want a vLLM histogram (time_to_first_token) or a histogram name (vllm:time_to_first_token_seconds)", m)
+}
+
 // validate checks what an SLO spec says on its own; Compile calls it first.
 // Paths are relative to the SLO.
 func (s *SLOSpec) validate(p *PromQL) FieldErrors {
@@ -272,6 +311,8 @@ func (s *SLOSpec) validate(p *PromQL) FieldErrors {
 		l := s.SLI.Latency
 		if l.Metric == "" {
 			fe.add(at("sli", "latency", "metric"), "metric is required (e.g. time_to_first_token)")
+		} else if !model.LegacyValidation.IsValidMetricName(l.Metric) {
+			fe.add(at("sli", "latency", "metric"), "%s", badMetric(l.Metric))
 		}
 		if l.Threshold <= 0 {
 			fe.add(at("sli", "latency", "threshold"), "threshold is required and must be positive (e.g. 1s)")
@@ -280,7 +321,7 @@ func (s *SLOSpec) validate(p *PromQL) FieldErrors {
 			fe.add(at("sli", "latency", "threshold_mode"), "threshold_mode must be exact or interpolate, got %q", m)
 		}
 		if l.Selector != "" {
-			if _, err := p.ParseSelector(l.Selector); err != nil {
+			if _, err := CheckSelector(p, l.Selector); err != nil {
 				fe.add(at("sli", "latency", "selector"), "%v", err)
 			}
 		}
@@ -291,8 +332,11 @@ func (s *SLOSpec) validate(p *PromQL) FieldErrors {
 				fe.add(at("sli", "ratio", side.key), "%s is required", side.key)
 				continue
 			}
-			if _, err := p.ParseExpr(side.q); err != nil {
+			if e, err := p.ParseExpr(side.q); err != nil {
 				fe.add(at("sli", "ratio", side.key), "%v", err)
+			} else if t := e.Type(); t != parser.ValueTypeVector {
+				// sum() of it would not parse, at every evaluation.
+				fe.add(at("sli", "ratio", side.key), "PromQL %q is %s: want a counter selector or an expression of instant vectors, e.g. increase(metric[5m])", side.q, valueTypeName(t))
 			}
 		}
 	default:
@@ -303,6 +347,17 @@ func (s *SLOSpec) validate(p *PromQL) FieldErrors {
 	window := s.Window.D()
 	if s.Calendar != "" {
 		window = Calendar(s.Calendar).Shortest()
+	}
+	if w := s.Alerting.Windows; window > 0 && (w.Default || len(w.Explicit) == 0) {
+		// The default pairs that look further back than the SLO window
+		// are left out; with none left, no alert could ever fire.
+		shortest := defaultWindows[0].long
+		for _, d := range defaultWindows {
+			shortest = min(shortest, d.long)
+		}
+		if window < shortest {
+			fe.add(at("window"), "window %s is shorter than %s, the shortest default alerting window, so no alert could fire: use a longer window or list alerting.windows", Duration(window), Duration(shortest))
+		}
 	}
 	for i, w := range s.Alerting.Windows.Explicit {
 		wp := at("alerting", "windows", i)
@@ -347,8 +402,10 @@ func (s *IndicatorSpec) validate(p *PromQL) FieldErrors {
 	case s.Kind != "" && s.Expr != "":
 		fe.add(at("expr"), "set kind or expr, not both")
 	case s.Expr != "":
-		if _, err := p.ParseExpr(s.Expr); err != nil {
+		if e, err := p.ParseExpr(s.Expr); err != nil {
 			fe.add(at("expr"), "%v", err)
+		} else if t := e.Type(); t == parser.ValueTypeMatrix || t == parser.ValueTypeString {
+			fe.add(at("expr"), "PromQL %q is %s: an indicator fires on the series of an instant vector, e.g. max(vllm:num_requests_waiting) > 100", s.Expr, valueTypeName(t))
 		}
 	default:
 		known := false
@@ -361,6 +418,8 @@ func (s *IndicatorSpec) validate(p *PromQL) FieldErrors {
 		if s.Kind == KindLatencyPercentile {
 			if s.Metric == "" {
 				fe.add(at("metric"), "latency_percentile needs metric (e.g. time_to_first_token)")
+			} else if !model.LegacyValidation.IsValidMetricName(s.Metric) {
+				fe.add(at("metric"), "%s", badMetric(s.Metric))
 			}
 			if s.Percentile <= 0 || s.Percentile >= 100 {
 				fe.add(at("percentile"), "percentile must be within (0, 100), e.g. 99")

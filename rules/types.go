@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -99,17 +100,31 @@ type Objective struct {
 	rat  *big.Rat
 }
 
+// decimalRE is a percentage as people write one: 99.9, 99, .5, 9.99e1. It
+// keeps out what big.Rat also reads (1/3, 0x63, 1_0) and exponents whose
+// powers of ten would take long to compute.
+var decimalRE = regexp.MustCompile(`^\+?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?$`)
+
 // ParseObjective parses a percentage in (0, 100).
 func ParseObjective(s string) (Objective, error) {
 	s = strings.TrimSuffix(strings.TrimSpace(s), "%")
-	r, ok := new(big.Rat).SetString(s)
+	r, ok := new(big.Rat), decimalRE.MatchString(s)
+	if ok {
+		_, ok = r.SetString(s)
+	}
 	if !ok {
 		return Objective{}, fmt.Errorf("objective %q is not a number", s)
 	}
 	if r.Sign() <= 0 || r.Cmp(big.NewRat(100, 1)) >= 0 {
 		return Objective{}, fmt.Errorf("objective %s must be a percentage strictly between 0 and 100 (e.g. 99.9)", s)
 	}
-	return Objective{text: s, rat: r}, nil
+	// The evaluation is in float64: an objective or budget that rounds to
+	// 0 or 100 percent there would alert on nothing or divide by zero.
+	o := Objective{text: s, rat: r}
+	if p, b := o.Percent(), o.Budget(); !(p > 0 && p < 100 && b > 0 && b < 1) {
+		return Objective{}, fmt.Errorf("objective %s is too close to 0 or 100 to evaluate (e.g. 99.9)", s)
+	}
+	return o, nil
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
@@ -163,12 +178,13 @@ func (o Objective) Budget() float64 {
 // String returns the objective as written, e.g. "99.9".
 func (o Objective) String() string { return o.text }
 
-// MarshalJSON writes the objective as a number.
+// MarshalJSON writes the objective as a number. It is formatted from the
+// value, not the text: 099, .5 and +99 are not JSON.
 func (o Objective) MarshalJSON() ([]byte, error) {
 	if o.rat == nil {
 		return []byte("null"), nil
 	}
-	return []byte(o.text), nil
+	return strconv.AppendFloat(nil, o.Percent(), 'g', -1, 64), nil
 }
 
 // MarshalYAML implements yaml.Marshaler.

@@ -49,7 +49,7 @@ func TestRunStartsServesAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "config.yaml")
 	addr := freeAddr(t)
-	good := fmt.Sprintf("state: {path: %s}\nweb: {listen_address: %q}\n", dir, addr)
+	good := fmt.Sprintf("indicators: [{name: queue-growth, kind: queue_growth}]\nstate: {path: %s}\nweb: {listen_address: %q}\n", dir, addr)
 	if err := os.WriteFile(cfgFile, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
