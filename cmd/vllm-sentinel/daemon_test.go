@@ -174,13 +174,7 @@ indicators:
 state: {path: %s}
 web: {listen_address: %q}
 `, freeAddr(t), slackURL, hookSrv.URL, hookSecret, dir, addr)
-	cfgFile := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfgFile, []byte(cfg), 0o600)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"run", "--config", cfgFile, "--log.format", "json"}, &logs, &logs) }()
+	logs, stop := runInProcess(t, dir, cfg)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		mu.Lock()
@@ -194,8 +188,7 @@ web: {listen_address: %q}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cancel()
-	if code := <-done; code != 0 {
+	if code := stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	mu.Lock()
@@ -241,13 +234,7 @@ indicators:
 state: {path: %s}
 web: {listen_address: %q}
 `, freeAddr(t), hook.URL, dir, freeAddr(t))
-	cfgFile := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfgFile, []byte(cfg), 0o600)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"run", "--config", cfgFile, "--log.format", "json"}, &logs, &logs) }()
+	logs, stop := runInProcess(t, dir, cfg)
 	poll.Until(t, 20*time.Second, "SentinelStateLost at the webhook", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -258,11 +245,26 @@ web: {listen_address: %q}
 		}
 		return false
 	})
-	cancel()
-	if code := <-done; code != 0 {
+	if code := stop(); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, logs.String())
 	}
 	if m, _ := filepath.Glob(filepath.Join(outbox, "groups.json.corrupt-*")); len(m) != 1 {
 		t.Errorf("damaged groups file not moved aside: %v", m)
 	}
+}
+
+// runInProcess writes cfg into dir and runs the daemon on it in this
+// process; stop ends it as SIGTERM would and returns its exit code.
+func runInProcess(t *testing.T, dir, cfg string) (logs *syncBuffer, stop func() int) {
+	t.Helper()
+	cfgFile := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	logs = &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"run", "--config", cfgFile, "--log.format", "json"}, logs, logs) }()
+	return logs, func() int { cancel(); return <-done }
 }
