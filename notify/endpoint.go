@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vllm-sentinel/vllm-sentinel/internal/httpurl"
 )
@@ -41,6 +42,10 @@ func ParseEndpoint(raw string) (Endpoint, error) {
 			msg = "malformed"
 		}
 		return Endpoint{}, fmt.Errorf("invalid URL: %s", msg)
+	}
+	if !utf8.ValidString(u.Host) {
+		// A %-escape made it so; it would be a metric label.
+		return Endpoint{}, errors.New("invalid URL: host is not valid UTF-8")
 	}
 	display := RedactURL(raw)
 	if err := httpurl.Check(u, display); err != nil {

@@ -2,11 +2,13 @@ package alertmanager
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-openapi/runtime"
 	httptransport "github.com/go-openapi/runtime/client"
@@ -38,6 +40,10 @@ func parseEndpoint(raw string, hc commoncfg.HTTPClientConfig) (endpoint, error) 
 	u, err := httpurl.Parse(raw)
 	if err != nil {
 		return endpoint{}, fmt.Errorf("invalid URL: %w", err)
+	}
+	if !utf8.ValidString(u.Host) {
+		// A %-escape made it so; the URL is a metric label.
+		return endpoint{}, errors.New("invalid URL: host is not valid UTF-8")
 	}
 	user := u.User
 	u.User = nil

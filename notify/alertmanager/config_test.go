@@ -42,6 +42,7 @@ func TestDecodeConfigAgreesWithNew(t *testing.T) {
 		{"scheme", "urls: ['ftp://am']", false},
 		{"no host", "urls: ['http://']", false},
 		{"bad port", "urls: ['http://am:port']", false},
+		{"host not UTF-8", "urls: ['http://0%80']", false},
 		{"no urls", "urls: []", false},
 		{"timeout", "urls: [http://am:9093]\ntimeout: 1d", true},
 	} {

@@ -40,6 +40,7 @@ func FuzzDecodeConfig(f *testing.F) {
 		"[a, b]\n",
 		"",
 		"urls: &u [http://am:9093]\nx: *u\n",
+		"urls: ['http://0%80']",
 	} {
 		f.Add(s)
 	}
@@ -113,6 +114,7 @@ func FuzzNotifyAnswer(f *testing.F) {
 	} {
 		f.Add(tc.code, tc.contentType, "", tc.body)
 	}
+	f.Add(200, "", "\b", "")
 	srv := notifytest.NewAnswerSwitch(f)
 	const timeout = 500 * time.Millisecond
 	o := fastOptions(srv.URL())
@@ -125,7 +127,7 @@ func FuzzNotifyAnswer(f *testing.F) {
 		if code < 200 || code > 999 {
 			code = 200 + (code%800+800)%800
 		}
-		srv.Set(notifytest.Answer{Status: code, Header: http.Header{"Content-Type": {contentType}, "Retry-After": {retryAfter}}, Body: body})
+		srv.Set(notifytest.Answer{Status: code, Header: http.Header{"Content-Type": {notifytest.HeaderValue(contentType)}, "Retry-After": {notifytest.HeaderValue(retryAfter)}}, Body: body})
 		start := time.Now()
 		retry, err := s.Notify(context.Background(), testAlert("a"))
 		if took := time.Since(start); took > timeout+5*time.Second {

@@ -658,7 +658,12 @@ func (d *Dispatcher) load(now time.Time) {
 	d.m.outboxLength.Set(float64(len(d.outbox)))
 	lost = append(lost, d.loadGroups(now)...)
 	if len(lost) > 0 {
-		d.lostState(fmt.Errorf("dispatch %s: %w: %w", d.o.Name, ErrStateLost, errors.Join(lost...)))
+		// One line: it becomes an alert's annotation.
+		msgs := make([]string, len(lost))
+		for i, err := range lost {
+			msgs[i] = err.Error()
+		}
+		d.lostState(fmt.Errorf("dispatch %s: %w: %s", d.o.Name, ErrStateLost, strings.Join(msgs, "; ")))
 	}
 }
 

@@ -3,7 +3,6 @@ package dispatch_test
 import (
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +61,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		// What was loaded is worked on.
 		h.send(firing("a", t0, h.clock.Now()), resolved("b", t0, h.clock.Now()))
-		h.advance(2*time.Minute, 30*time.Second)
+		h.advance(time.Minute, time.Minute)
 		h.restart()
 		h.sync()
 		if err := h.d.StateLost(); err != nil {
@@ -71,6 +70,5 @@ func FuzzLoad(f *testing.F) {
 		if again := movedAside(t, dir); len(again) != len(aside) {
 			t.Fatalf("the second start moved aside %v", again)
 		}
-		_ = filepath.Join
 	})
 }

@@ -98,7 +98,11 @@ func TestSuccessAnswers(t *testing.T) {
 		{"<html>login</html>", false, false, "unexpected answer: <html>login</html>"},
 		{"okay", false, false, "unexpected answer: okay"},
 	} {
-		t.Run(tc.body, func(t *testing.T) {
+		name := tc.body
+		if len(name) > 40 {
+			name = name[:40] + "…"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			srv := notifytest.AnswerServer(t, notifytest.Answer{Status: http.StatusOK, Body: tc.body})
 			n := newNotifier(t, slack.Options{WebhookURL: srv.URL + secretPath})

@@ -3,6 +3,7 @@ package slack
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -37,6 +38,7 @@ func TestDecodeConfigAgreesWithNew(t *testing.T) {
 		{"not a URL", "webhook_url_file: " + file("path", "hooks.slack.com/services/T0"), false},
 		{"no host", "webhook_url_file: " + file("nohost", "https:///services/T0"), false},
 		{"scheme", "webhook_url_file: " + file("scheme", "ftp://hooks.slack.com/services/T0"), false},
+		{"host not UTF-8", "webhook_url_file: " + file("utf8", "https://hooks%80.slack.com/services/T0"), false},
 		{"missing file", "webhook_url_file: " + filepath.Join(dir, "missing"), false},
 		{"CA file missing", "webhook_url_file: " + good + "\nhttp_config: {tls_config: {ca_file: /nonexistent/ca.pem}}", false},
 		{"inline CA garbage", "webhook_url_file: " + good + "\nhttp_config: {tls_config: {ca: garbage}}", false},
@@ -80,4 +82,37 @@ func entryNode(t testing.TB, text string) *yaml.Node {
 		t.Fatalf("test entry is not YAML: %v", err)
 	}
 	return &doc
+}
+
+// FuzzCheckBody judges any 2xx body: never a panic, success for what Slack
+// and services that speak its protocol answer on success, and a refusal,
+// always with status 200, for the rest.
+func FuzzCheckBody(f *testing.F) {
+	for _, s := range []string{
+		"ok", "ok\n", " ok ", "", "OK", "okay", "ok ok",
+		`{"ok":true}`, `{"ok":true,"channel":"C0","ts":"1.2","message":{"text":"x"}}`, `{"success":true}`, `{}`,
+		`{"ok":false,"error":"invalid_blocks"}`, `{"ok":false,"error":"ratelimited"}`, `{"ok":false,"error":" ratelimited "}`,
+		`{"ok":false}`, `{"ok":false,"error":null}`, `{"ok":false,"error":""}`, `{"ok":false,"error":{"a":[1,2]}}`,
+		`{"ok":"false"}`, `{"ok":null}`, `{"ok":false,"ok":true}`, `{"ok": tru`, `{`, `}`, `[true]`, `null`, `"ok"`,
+		"<html><body>proxy login</body></html>", "\x00\xff\xfe", "\ufeffok", strings.Repeat("{", 10000),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		err := checkBody(body)
+		trimmed := strings.TrimSpace(string(body))
+		if (trimmed == "" || trimmed == "ok") && err != nil {
+			t.Fatalf("checkBody(%q) = %v, want success", body, err)
+		}
+		if err == nil {
+			return
+		}
+		se, ok := err.(*notify.StatusError)
+		if !ok || se.Code != 200 || se.Reason == "" {
+			t.Fatalf("checkBody(%q) = %#v, want a *notify.StatusError for 200 with a reason", body, err)
+		}
+		if se.Transient && !transientErrors[strings.TrimSpace(se.Reason)] {
+			t.Fatalf("checkBody(%q): %q retried", body, se.Reason)
+		}
+	})
 }

@@ -101,6 +101,7 @@ func FuzzNotifyAnswer(f *testing.F) {
 	for code, body := range map[int]string{400: "invalid_payload", 403: "action_prohibited", 404: "channel_not_found", 410: "channel_is_archived", 429: "rate_limited", 500: "rollup_error"} {
 		f.Add(code, "text/html", "7", body)
 	}
+	f.Add(369, "\x10", "0", "")
 	srv := notifytest.NewAnswerSwitch(f)
 	const timeout = 500 * time.Millisecond
 	n, err := slack.New(slack.Options{Name: "oncall", WebhookURL: srv.URL() + secretPath, Timeout: timeout,
@@ -112,7 +113,7 @@ func FuzzNotifyAnswer(f *testing.F) {
 		if code < 200 || code > 999 {
 			code = 200 + (code%800+800)%800
 		}
-		srv.Set(notifytest.Answer{Status: code, Header: http.Header{"Content-Type": {contentType}, "Retry-After": {retryAfter}}, Body: body})
+		srv.Set(notifytest.Answer{Status: code, Header: http.Header{"Content-Type": {notifytest.HeaderValue(contentType)}, "Retry-After": {notifytest.HeaderValue(retryAfter)}}, Body: body})
 		start := time.Now()
 		retry, err := n.Notify(context.Background(), burning("a", t0))
 		if took := time.Since(start); took > timeout+5*time.Second {

@@ -45,6 +45,7 @@ func TestDecodeConfigAgreesWithNew(t *testing.T) {
 		{"header value with a NUL", "url: http://hooks.example/alerts\nheaders: {X-Tenant: \"a\\0b\"}", false},
 		{"header twice", "url: http://hooks.example/alerts\nheaders: {X-Tenant: a, x-tenant: b}", false},
 		{"bad url", "url: ftp://hooks.example", false},
+		{"host not UTF-8", "url: 'http://hooks%80.example/a'", false},
 		{"url file not a URL", "url_file: " + file("noturl", "hooks.example/a"), false},
 		{"bad signing key", "url: http://hooks.example/alerts\nsecret_file: " + file("badkey", "whsec_QUJD"), false},
 		{"CA file missing", "url: https://hooks.example/alerts\nhttp_config: {tls_config: {ca_file: /nonexistent/ca.pem}}", false},

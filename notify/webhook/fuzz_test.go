@@ -102,6 +102,7 @@ func FuzzNotifyAnswer(f *testing.F) {
 	for code, body := range map[int]string{200: "{}", 202: "accepted", 400: "bad payload", 401: "", 410: "gone", 429: "slow down", 500: "no route for /SECRETPATHMARKER?token=SECRETQUERYMARKER", 503: ""} {
 		f.Add(code, "text/plain", "3", body)
 	}
+	f.Add(400, "", "\x05", "0")
 	srv := notifytest.NewAnswerSwitch(f)
 	const timeout = 500 * time.Millisecond
 	newNotifier := func(tb testing.TB) *webhook.Notifier {
@@ -116,7 +117,7 @@ func FuzzNotifyAnswer(f *testing.F) {
 		if code < 200 || code > 999 {
 			code = 200 + (code%800+800)%800
 		}
-		srv.Set(notifytest.Answer{Status: code, Header: http.Header{"Content-Type": {contentType}, "Retry-After": {retryAfter}}, Body: body})
+		srv.Set(notifytest.Answer{Status: code, Header: http.Header{"Content-Type": {notifytest.HeaderValue(contentType)}, "Retry-After": {notifytest.HeaderValue(retryAfter)}}, Body: body})
 		start := time.Now()
 		retry, err := n.Notify(context.Background(), alert("a", "ttft", t0, t0.Add(time.Hour)))
 		if took := time.Since(start); took > timeout+5*time.Second {

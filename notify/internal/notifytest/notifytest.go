@@ -285,3 +285,15 @@ func OddAnswers() map[string]Answer {
 		"301 without Location":      {Status: 301},
 	}
 }
+
+// HeaderValue is s without the control characters that would make an
+// answer malformed: a fuzz target's header value, sent as an HTTP server
+// can send it.
+func HeaderValue(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
