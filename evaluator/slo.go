@@ -234,63 +234,13 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 	}
 
 	all := append(append([]time.Duration(nil), windows...), budgetWindow)
-	data := make([]*windowData, len(all))
-	// The first failing window cancels the others: one error, reported
-	// once, is what a reader needs.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		once     sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		once.Do(func() { firstErr = err; cancel() })
-	}
-	sem := make(chan struct{}, max(1, e.parallel))
-	var wg sync.WaitGroup
-	for i, w := range all {
-		if w <= 0 {
-			data[i] = &windowData{window: w, groups: map[model.Fingerprint]*groupCounts{}}
-			continue
+	data, err := e.queryWindows(ctx, ts, all, buildQuery, func(w time.Duration, vec model.Vector) *windowData {
+		if s.Latency != nil {
+			return latencyCounts(w, vec, s.Latency.Threshold, lower, upper)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				return
-			}
-			q, err := buildQuery(w)
-			if err != nil {
-				fail(err)
-				return
-			}
-			v, err := e.q.Query(ctx, q, ts)
-			if err != nil {
-				fail(err)
-				return
-			}
-			vec, ok := v.(model.Vector)
-			if !ok {
-				fail(&QueryError{Query: q, Err: fmt.Errorf("result is %s, want a vector", valueType(v))})
-				return
-			}
-			if s.Latency != nil {
-				data[i] = latencyCounts(w, vec, s.Latency.Threshold, lower, upper)
-			} else {
-				data[i] = ratioCounts(w, vec)
-			}
-			if err := data[i].check(); err != nil {
-				fail(&QueryError{Query: q, Err: err})
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
+		return ratioCounts(w, vec)
+	})
+	if err != nil {
 		return nil, err
 	}
 	if s.Ratio != nil && noSeries(data) {
@@ -313,6 +263,64 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 		}
 	}
 	return results, nil
+}
+
+// queryWindows runs each window's query, at most e.parallel at a time, and
+// counts its events with count. The first failure cancels the others: one
+// error, reported once, is what a reader needs.
+func (e *sloEval) queryWindows(ctx context.Context, ts time.Time, windows []time.Duration, build func(time.Duration) (string, error),
+	count func(time.Duration, model.Vector) *windowData) ([]*windowData, error) {
+	data := make([]*windowData, len(windows))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		once     sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		once.Do(func() { firstErr = err; cancel() })
+	}
+	sem := make(chan struct{}, max(1, e.parallel))
+	var wg sync.WaitGroup
+	for i, w := range windows {
+		if w <= 0 {
+			data[i] = &windowData{window: w, groups: map[model.Fingerprint]*groupCounts{}}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
+			q, err := build(w)
+			if err != nil {
+				fail(err)
+				return
+			}
+			v, err := e.q.Query(ctx, q, ts)
+			if err != nil {
+				fail(err)
+				return
+			}
+			vec, ok := v.(model.Vector)
+			if !ok {
+				fail(&QueryError{Query: q, Err: fmt.Errorf("result is %s, want a vector", valueType(v))})
+				return
+			}
+			data[i] = count(w, vec)
+			if err := data[i].check(); err != nil {
+				fail(&QueryError{Query: q, Err: err})
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return data, ctx.Err()
 }
 
 func errorSeries(data []*windowData) bool {
