@@ -344,6 +344,13 @@ func (s *SLOSpec) validate(p *PromQL) FieldErrors {
 	}
 	fe = append(fe, CheckLabels(at("alerting", "labels"), s.Alerting.Labels)...)
 	fe = append(fe, CheckLabels(at("alerting", "annotations"), s.Alerting.Annotations)...)
+	return append(fe, s.validateWindows(at)...)
+}
+
+// validateWindows checks the window pairs against each other and against
+// the SLO window (for a calendar SLO, its shortest period).
+func (s *SLOSpec) validateWindows(at func(...any) []any) FieldErrors {
+	var fe FieldErrors
 	window := s.Window.D()
 	if s.Calendar != "" {
 		window = Calendar(s.Calendar).Shortest()
