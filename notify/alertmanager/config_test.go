@@ -3,27 +3,22 @@ package alertmanager
 import (
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 )
 
-// entryNode parses one notifiers: entry.
-func entryNode(t testing.TB, text string) *yaml.Node {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		t.Fatalf("test entry is not YAML: %v", err)
-	}
-	return &doc
-}
-
 // `vllm-sentinel check` runs DecodeConfig; the daemon runs New on what it
-// decoded. The two must agree, or a check that passes in ExecStartPre is
-// followed by a start that fails. Each entry is also decoded leniently,
-// without DecodeConfig's checks, to see what New makes of it.
+// decoded. The two must agree.
 func TestDecodeConfigAgreesWithNew(t *testing.T) {
 	t.Parallel()
+	agree := notifytest.DecodeAgreement[Config]{
+		Head:   "name: am\ntype: alertmanager\n",
+		Decode: DecodeConfig,
+		Build: func(c *Config) error {
+			_, err := NewFromConfig("am", c, notify.Env{})
+			return err
+		},
+	}
 	for _, tc := range []struct {
 		name, text string
 		ok         bool
@@ -46,21 +41,6 @@ func TestDecodeConfigAgreesWithNew(t *testing.T) {
 		{"no urls", "urls: []", false},
 		{"timeout", "urls: [http://am:9093]\ntimeout: 1d", true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			text := "name: am\ntype: alertmanager\n" + tc.text + "\n"
-			_, decodeErr := DecodeConfig(entryNode(t, text))
-			var c Config
-			if err := entryNode(t, text).Decode(&c); err != nil {
-				t.Fatalf("lenient decode: %v", err)
-			}
-			_, newErr := NewFromConfig("am", &c, notify.Env{})
-			if (decodeErr == nil) != (newErr == nil) {
-				t.Fatalf("DecodeConfig: %v\nNew: %v\nwant both to fail or neither", decodeErr, newErr)
-			}
-			if (decodeErr == nil) != tc.ok {
-				t.Errorf("DecodeConfig: %v, want ok=%v", decodeErr, tc.ok)
-			}
-		})
+		agree.Run(t, tc.name, tc.text, tc.ok)
 	}
 }

@@ -1,13 +1,9 @@
 package alertmanager
 
 import (
-	"context"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -44,29 +40,27 @@ func FuzzDecodeConfig(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, doc string) {
-		var root yaml.Node
-		if yaml.Unmarshal([]byte(doc), &root) != nil || len(root.Content) == 0 {
-			return
-		}
-		c, err := DecodeConfig(root.Content[0])
-		if err != nil {
-			for _, pw := range passwords(root.Content[0]) {
+	notifytest.DecodeFuzz[Config]{
+		Decode: DecodeConfig,
+		Refused: func(t *testing.T, doc string, node *yaml.Node, err error) {
+			for _, pw := range passwords(node) {
 				// Only a password that the document holds nowhere else.
 				if len(pw) >= 8 && strings.Count(doc, pw) == 1 && strings.Contains(err.Error(), pw) {
 					t.Fatalf("error shows the password %q: %v", pw, err)
 				}
 			}
-			return
-		}
-		s, err := NewFromConfig("am", c, notify.Env{})
-		if err != nil {
-			t.Fatalf("DecodeConfig accepted what New refuses: %v", err)
-		}
-		for _, tg := range s.targets {
-			tg.client.http.CloseIdleConnections()
-		}
-	})
+		},
+		Build: func(c *Config) error {
+			s, err := NewFromConfig("am", c, notify.Env{})
+			if err != nil {
+				return err
+			}
+			for _, tg := range s.targets {
+				tg.client.http.CloseIdleConnections()
+			}
+			return nil
+		},
+	}.Fuzz(f)
 }
 
 // passwords are the passwords of the URLs under urls, as far as they
@@ -93,9 +87,6 @@ func passwords(n *yaml.Node) []string {
 // to, gives up on the rest, and its error is one line that gives the
 // status.
 func FuzzNotifyAnswer(f *testing.F) {
-	for _, a := range notifytest.OddAnswers() {
-		f.Add(a.Status, a.Header.Get("Content-Type"), a.Header.Get("Retry-After"), a.Body)
-	}
 	for _, tc := range []struct {
 		code        int
 		contentType string
@@ -115,39 +106,15 @@ func FuzzNotifyAnswer(f *testing.F) {
 		f.Add(tc.code, tc.contentType, "", tc.body)
 	}
 	f.Add(200, "", "\b", "")
-	srv := notifytest.NewAnswerSwitch(f)
-	const timeout = 500 * time.Millisecond
-	o := fastOptions(srv.URL())
-	o.Timeout = timeout
-	s, err := New(o)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, code int, contentType, retryAfter, body string) {
-		if code < 200 || code > 999 {
-			code = 200 + (code%800+800)%800
-		}
-		srv.Set(notifytest.Answer{Status: code, Header: http.Header{"Content-Type": {notifytest.HeaderValue(contentType)}, "Retry-After": {notifytest.HeaderValue(retryAfter)}}, Body: body})
-		start := time.Now()
-		retry, err := s.Notify(context.Background(), testAlert("a"))
-		if took := time.Since(start); took > timeout+5*time.Second {
-			t.Fatalf("Notify took %s", took)
-		}
-		if code >= 200 && code < 300 {
-			if err != nil {
-				t.Fatalf("HTTP %d: %v", code, err)
+	notifytest.AnswerFuzz{
+		New:           answerPost,
+		RetryAfter:    notify.RetryAfter,
+		MaxRetryAfter: notify.MaxRetryAfter,
+		Check: func(t *testing.T, code int, _ bool, err error) bool {
+			if !strings.Contains(err.Error(), "HTTP ") {
+				t.Fatalf("HTTP %d: error %q does not give the status", code, err)
 			}
-			return
-		}
-		if err == nil || retry != (code >= 500 || code == 429 || code == 408) {
-			t.Fatalf("HTTP %d: retry %v: %v", code, retry, err)
-		}
-		msg := err.Error()
-		if !strings.Contains(msg, "HTTP ") || strings.IndexFunc(msg, unicode.IsControl) >= 0 || len(msg) > 2048 {
-			t.Fatalf("HTTP %d: error %q is not one short line with the status", code, msg)
-		}
-		if ra := notify.RetryAfter(err); ra < 0 || ra > notify.MaxRetryAfter {
-			t.Fatalf("RetryAfter %s", ra)
-		}
-	})
+			return false
+		},
+	}.Fuzz(f)
 }

@@ -98,13 +98,19 @@ func (r *lostRecorder) all() []error {
 // files have it, and lets it load.
 func startOn(t *testing.T, dir string) (*harness, *notifytest.LogBuffer, *lostRecorder) {
 	t.Helper()
+	return startOnWithin(t, dir, 5*time.Second)
+}
+
+// startOnWithin is startOn for a load that may take up to wait.
+func startOnWithin(t *testing.T, dir string, wait time.Duration) (*harness, *notifytest.LogBuffer, *lostRecorder) {
+	t.Helper()
 	logs := &notifytest.LogBuffer{}
 	lost := &lostRecorder{}
 	h := newHarness(t, dispatch.Options{
 		OutboxDir: dir, GroupBy: []string{"alertname"}, GroupWait: 10 * time.Second, GroupInterval: 5 * time.Minute,
 		Logger: notifytest.NewLogger(logs), OnStateLost: lost.record,
 	})
-	h.sync()
+	notifytest.SyncWithin(t, h.d, wait)
 	return h, logs, lost
 }
 

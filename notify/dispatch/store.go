@@ -322,6 +322,12 @@ func readFile(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// A regular file's size says at once whether it is over the cap, before
+	// it costs its size in memory; the read below still bounds what a file
+	// that grows, or is no regular file, can cost.
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > limit {
+		return nil, fmt.Errorf("more than %d bytes", limit)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err

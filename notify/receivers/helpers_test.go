@@ -2,13 +2,12 @@ package receivers_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 )
 
@@ -16,21 +15,13 @@ import (
 // returns its mapping node.
 func entry(t testing.TB, text string) *yaml.Node {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		t.Fatalf("test entry is not YAML: %v", err)
-	}
-	return doc.Content[0]
+	return notifytest.Entry(t, text).Content[0]
 }
 
 // secretFile writes content to a file of its own and returns its path.
 func secretFile(t testing.TB, content string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return notifytest.WriteFile(t, t.TempDir(), "secret", content)
 }
 
 // decodeFails decodes text as an entry of typ and returns the error it

@@ -18,60 +18,19 @@ import (
 // page), a refusal that retrying would only repeat.
 func TestOddAnswers(t *testing.T) {
 	t.Parallel()
-	const timeout = 300 * time.Millisecond
-	want := map[string]struct {
-		ok, retry  bool
-		retryAfter time.Duration
-	}{
-		"200 huge body":             {},
-		"200 garbage":               {},
-		"200 HTML page":             {},
-		"200 invalid JSON":          {},
-		"200 stalled body":          {ok: true},
-		"204 no body":               {ok: true},
-		"500 HTML page":             {retry: true},
-		"502 huge body":             {retry: true},
-		"400 invalid JSON":          {},
-		"400 broken content type":   {},
-		"400 stalled body":          {},
-		"429 Retry-After bad":       {retry: true},
-		"429 Retry-After negative":  {retry: true},
-		"429 Retry-After huge":      {retry: true, retryAfter: notify.MaxRetryAfter},
-		"429 Retry-After overflows": {retry: true, retryAfter: notify.MaxRetryAfter},
-		"503 Retry-After far date":  {retry: true, retryAfter: notify.MaxRetryAfter},
-		"301 without Location":      {},
+	want := notifytest.StatusOutcomes(notify.MaxRetryAfter)
+	for _, name := range []string{"200 huge body", "200 garbage", "200 HTML page", "200 invalid JSON"} {
+		want[name] = notifytest.Outcome{}
 	}
-	for name, a := range notifytest.OddAnswers() {
-		w, ok := want[name]
-		if !ok {
-			t.Fatalf("no expectation for %q", name)
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			srv := notifytest.AnswerServer(t, a)
-			n := newNotifier(t, slack.Options{WebhookURL: srv.URL + secretPath, Timeout: timeout})
-			start := time.Now()
-			retry, err := n.Notify(context.Background(), burning("a", time.Now()))
-			if took := time.Since(start); took > timeout+2*time.Second {
-				t.Errorf("Notify took %s, timeout %s", took, timeout)
-			}
-			if w.ok {
-				if err != nil {
-					t.Fatalf("Notify = %v, want success", err)
-				}
-				return
-			}
-			if err == nil || retry != w.retry {
-				t.Fatalf("Notify = %v, %v; want retry=%v", retry, err, w.retry)
-			}
-			if got := notify.RetryAfter(err); got != w.retryAfter {
-				t.Errorf("RetryAfter = %s, want %s", got, w.retryAfter)
-			}
-			if msg := err.Error(); len(msg) > 1024 || strings.Contains(msg, "\n") || strings.Contains(msg, "SECRETMARKER") {
-				t.Errorf("error is not one short line free of the URL: %q", msg)
-			}
-		})
-	}
+	notifytest.OddAnswersTest{
+		Want: want,
+		New: func(tb testing.TB, url string, timeout time.Duration) notifytest.Post {
+			n := newNotifier(tb, slack.Options{WebhookURL: url + secretPath, Timeout: timeout})
+			return func(ctx context.Context) (bool, error) { return n.Notify(ctx, burning("a", time.Now())) }
+		},
+		RetryAfter: notify.RetryAfter,
+		Secrets:    []string{"SECRETMARKER"},
+	}.Run(t)
 }
 
 // The answers to a 2xx that Slack and services that speak its protocol
@@ -107,14 +66,8 @@ func TestSuccessAnswers(t *testing.T) {
 			srv := notifytest.AnswerServer(t, notifytest.Answer{Status: http.StatusOK, Body: tc.body})
 			n := newNotifier(t, slack.Options{WebhookURL: srv.URL + secretPath})
 			retry, err := n.Notify(context.Background(), burning("a", time.Now()))
-			if tc.ok {
-				if err != nil {
-					t.Fatalf("Notify = %v, want success", err)
-				}
+			if !notifytest.Expect(t, notifytest.Outcome{OK: tc.ok, Retry: tc.retry}, retry, err) {
 				return
-			}
-			if err == nil || retry != tc.retry {
-				t.Fatalf("Notify = %v, %v; want retry=%v", retry, err, tc.retry)
 			}
 			if !strings.Contains(err.Error(), "HTTP 200: "+tc.reason) {
 				t.Errorf("error %q, want reason %q", err, tc.reason)

@@ -1,33 +1,31 @@
 package slack
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 )
 
 // `vllm-sentinel check` runs DecodeConfig; the daemon builds the notifier
-// and its Dispatcher from what it decoded. The two must agree, or a check
-// that passes in ExecStartPre is followed by a start that fails. Each entry
-// is also decoded leniently, without DecodeConfig's checks and with the
-// secret file read as it is, to see what the constructors make of it.
+// and its Dispatcher from what it decoded. The two must agree; the secret
+// file of a leniently decoded entry is read as it is.
 func TestDecodeConfigAgreesWithNew(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	file := func(name, content string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	file := func(name, content string) string { return notifytest.WriteFile(t, dir, name, content) }
 	good := file("good", "https://hooks.slack.com/services/T0/B0/XYZ\n")
+	agree := notifytest.DecodeAgreement[Config]{
+		Head:   "name: oncall\ntype: slack\n",
+		Decode: DecodeConfig,
+		Build: func(c *Config) error {
+			c.webhookURL, _ = notify.ReadSecret("webhook_url_file", c.WebhookURLFile, false)
+			return build(c)
+		},
+	}
 	for _, tc := range []struct {
 		name, text string
 		ok         bool
@@ -45,25 +43,12 @@ func TestDecodeConfigAgreesWithNew(t *testing.T) {
 		{"secret ref", "webhook_url_file: " + good + "\nhttp_config: {authorization: {credentials_ref: vault}}", false},
 		{"bad label", "webhook_url_file: " + good + "\ngroup_by: [a-b]", false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			text := "name: oncall\ntype: slack\n" + tc.text + "\n"
-			_, decodeErr := DecodeConfig(entryNode(t, text))
-			var c Config
-			if err := entryNode(t, text).Decode(&c); err != nil {
-				t.Fatalf("lenient decode: %v", err)
-			}
-			c.webhookURL, _ = notify.ReadSecret("webhook_url_file", c.WebhookURLFile, false)
-			buildErr := build(&c)
-			if (decodeErr == nil) != (buildErr == nil) {
-				t.Fatalf("DecodeConfig: %v\nbuild: %v\nwant both to fail or neither", decodeErr, buildErr)
-			}
-			if (decodeErr == nil) != tc.ok {
-				t.Errorf("DecodeConfig: %v, want ok=%v", decodeErr, tc.ok)
-			}
-		})
+		agree.Run(t, tc.name, tc.text, tc.ok)
 	}
 }
+
+// Build is build, for the fuzz target in package slack_test.
+var Build = build
 
 // build makes what receivers.Build makes of a slack entry.
 func build(c *Config) error {
@@ -73,15 +58,6 @@ func build(c *Config) error {
 	}
 	_, err = dispatch.New(n, dispatch.Options{Name: "oncall"}.WithGrouping(c.Grouping))
 	return err
-}
-
-func entryNode(t testing.TB, text string) *yaml.Node {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		t.Fatalf("test entry is not YAML: %v", err)
-	}
-	return &doc
 }
 
 // FuzzCheckBody judges any 2xx body: never a panic, success for what Slack

@@ -2,18 +2,11 @@ package slack_test
 
 import (
 	"context"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-	"unicode"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
-	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/slack"
@@ -54,35 +47,14 @@ func FuzzDecodeConfig(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	dir := f.TempDir()
-	files := strings.NewReplacer("$URLFILE", write(f, dir, "url", fuzzURL+"\n"), "$RAWFILE", write(f, dir, "raw", fuzzRaw))
-	f.Fuzz(func(t *testing.T, doc string) {
-		node := firstNode([]byte(files.Replace(doc)))
-		if node == nil {
-			return
-		}
-		c, err := slack.DecodeConfig(node)
-		if err != nil {
-			if !strings.Contains(doc, "MARKER") {
-				for _, m := range []string{"URLMARKER", "T0SECRET", "RAWMARKER"} {
-					if strings.Contains(err.Error(), m) {
-						t.Fatalf("error shows a secret: %v", err)
-					}
-				}
-			}
-			return
-		}
-		n, err := slack.NewFromConfig("oncall", c, notify.Env{})
-		if err != nil {
-			t.Fatalf("DecodeConfig accepted what New refuses: %v", err)
-		}
-		if _, err := dispatch.New(n, dispatch.Options{Name: "oncall"}.WithGrouping(c.Grouping)); err != nil {
-			t.Fatalf("DecodeConfig accepted what dispatch.New refuses: %v", err)
-		}
-		if !receivers.Same(c, c) {
-			t.Fatal("Same(c, c) = false")
-		}
-	})
+	notifytest.DecodeFuzz[slack.Config]{
+		Files:   map[string]string{"$URLFILE": fuzzURL + "\n", "$RAWFILE": fuzzRaw},
+		Secrets: []string{"URLMARKER", "T0SECRET", "RAWMARKER"},
+		Guards:  []string{"MARKER"},
+		Decode:  slack.DecodeConfig,
+		Build:   slack.Build,
+		Same:    receivers.Same,
+	}.Fuzz(f)
 }
 
 // FuzzNotifyAnswer posts a message to a server that answers as the fuzzer
@@ -90,9 +62,6 @@ func FuzzDecodeConfig(f *testing.F) {
 // answer as a 2xx's body or the status says, and its error is one line
 // without the webhook URL's token.
 func FuzzNotifyAnswer(f *testing.F) {
-	for _, a := range notifytest.OddAnswers() {
-		f.Add(a.Status, a.Header.Get("Content-Type"), a.Header.Get("Retry-After"), a.Body)
-	}
 	for _, body := range []string{"ok", "", `{"ok":true}`, `{"ok":false,"error":"invalid_blocks"}`, `{"ok":false,"error":"ratelimited"}`,
 		`{"ok":false,"error":null}`, `{"ok":false,"error":["a"]}`, `{"ok":null}`, "invalid_payload", "<html>" + secretPath + "</html>",
 		strings.Repeat("a", 500) + secretPath, `{"ok":false,"error":"` + secretPath + `"}`} {
@@ -102,62 +71,15 @@ func FuzzNotifyAnswer(f *testing.F) {
 		f.Add(code, "text/html", "7", body)
 	}
 	f.Add(369, "\x10", "0", "")
-	srv := notifytest.NewAnswerSwitch(f)
-	const timeout = 500 * time.Millisecond
-	n, err := slack.New(slack.Options{Name: "oncall", WebhookURL: srv.URL() + secretPath, Timeout: timeout,
-		Now: func() time.Time { return t0 }, Sleep: func(context.Context, time.Duration) error { return nil }})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, code int, contentType, retryAfter, body string) {
-		if code < 200 || code > 999 {
-			code = 200 + (code%800+800)%800
-		}
-		srv.Set(notifytest.Answer{Status: code, Header: http.Header{"Content-Type": {notifytest.HeaderValue(contentType)}, "Retry-After": {notifytest.HeaderValue(retryAfter)}}, Body: body})
-		start := time.Now()
-		retry, err := n.Notify(context.Background(), burning("a", t0))
-		if took := time.Since(start); took > timeout+5*time.Second {
-			t.Fatalf("Notify took %s", took)
-		}
-		if err == nil {
-			if code < 200 || code >= 300 {
-				t.Fatalf("HTTP %d: success", code)
-			}
-			return
-		}
-		if msg := err.Error(); strings.IndexFunc(msg, unicode.IsControl) >= 0 || len(msg) > 2048 || strings.Contains(msg, secretPath) {
-			t.Fatalf("HTTP %d: error %q is not one short line free of the token", code, msg)
-		}
-		switch {
-		case code >= 500 || code == 429 || code == 408:
-			if !retry {
-				t.Fatalf("HTTP %d: not retried: %v", code, err)
-			}
-		case code >= 300:
-			if retry {
-				t.Fatalf("HTTP %d: retried: %v", code, err)
-			}
-		}
-		if ra := notify.RetryAfter(err); ra < 0 || ra > notify.MaxRetryAfter {
-			t.Fatalf("RetryAfter %s", ra)
-		}
-	})
-}
-
-func write(tb testing.TB, dir, name, content string) string {
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return path
-}
-
-// firstNode is the first node of a YAML document, as the config loader
-// hands an entry over; nil if there is none.
-func firstNode(doc []byte) *yaml.Node {
-	var n yaml.Node
-	if yaml.Unmarshal(doc, &n) != nil || len(n.Content) == 0 {
-		return nil
-	}
-	return n.Content[0]
+	notifytest.AnswerFuzz{
+		New: func(tb testing.TB, url string, timeout time.Duration) notifytest.Post {
+			n := newNotifier(tb, slack.Options{WebhookURL: url + secretPath, Timeout: timeout,
+				Now: func() time.Time { return t0 }, Sleep: func(context.Context, time.Duration) error { return nil }})
+			return func(ctx context.Context) (bool, error) { return n.Notify(ctx, burning("a", t0)) }
+		},
+		RetryAfter:    notify.RetryAfter,
+		MaxRetryAfter: notify.MaxRetryAfter,
+		JudgesBody:    true,
+		Secrets:       []string{secretPath},
+	}.Fuzz(f)
 }

@@ -1,33 +1,35 @@
 package webhook
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 )
 
 // `vllm-sentinel check` runs DecodeConfig; the daemon builds the notifier
-// and its Dispatcher from what it decoded. The two must agree, or a check
-// that passes in ExecStartPre is followed by a start that fails. Each entry
-// is also decoded leniently, without DecodeConfig's checks and with the
-// secret files read as they are, to see what the constructors make of it.
+// and its Dispatcher from what it decoded. The two must agree; the secret
+// files of a leniently decoded entry are read as they are.
 func TestDecodeConfigAgreesWithNew(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	file := func(name, content string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	file := func(name, content string) string { return notifytest.WriteFile(t, dir, name, content) }
 	key := file("key", "whsec_"+strings.Repeat("QUJD", 8))
+	agree := notifytest.DecodeAgreement[Config]{
+		Head:   "name: hooks\ntype: webhook\n",
+		Decode: DecodeConfig,
+		Build: func(c *Config) error {
+			if c.URLFile != "" {
+				c.secretURL, _ = notify.ReadSecret("url_file", c.URLFile, false)
+			}
+			if c.SecretFile != "" {
+				c.signingKey, _ = notify.ReadSecret("secret_file", c.SecretFile, false)
+			}
+			return build(c)
+		},
+	}
 	for _, tc := range []struct {
 		name, text string
 		ok         bool
@@ -51,30 +53,12 @@ func TestDecodeConfigAgreesWithNew(t *testing.T) {
 		{"CA file missing", "url: https://hooks.example/alerts\nhttp_config: {tls_config: {ca_file: /nonexistent/ca.pem}}", false},
 		{"secret ref", "url: http://hooks.example/alerts\nhttp_config: {basic_auth: {username: u, password_ref: vault}}", false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			text := "name: hooks\ntype: webhook\n" + tc.text + "\n"
-			_, decodeErr := DecodeConfig(entryNode(t, text))
-			var c Config
-			if err := entryNode(t, text).Decode(&c); err != nil {
-				t.Fatalf("lenient decode: %v", err)
-			}
-			if c.URLFile != "" {
-				c.secretURL, _ = notify.ReadSecret("url_file", c.URLFile, false)
-			}
-			if c.SecretFile != "" {
-				c.signingKey, _ = notify.ReadSecret("secret_file", c.SecretFile, false)
-			}
-			buildErr := build(&c)
-			if (decodeErr == nil) != (buildErr == nil) {
-				t.Fatalf("DecodeConfig: %v\nbuild: %v\nwant both to fail or neither", decodeErr, buildErr)
-			}
-			if (decodeErr == nil) != tc.ok {
-				t.Errorf("DecodeConfig: %v, want ok=%v", decodeErr, tc.ok)
-			}
-		})
+		agree.Run(t, tc.name, tc.text, tc.ok)
 	}
 }
+
+// Build is build, for the fuzz target in package webhook_test.
+var Build = build
 
 // build makes what receivers.Build makes of a webhook entry.
 func build(c *Config) error {
@@ -84,13 +68,4 @@ func build(c *Config) error {
 	}
 	_, err = dispatch.New(n, dispatch.Options{Name: "hooks"}.WithGrouping(c.Grouping))
 	return err
-}
-
-func entryNode(t testing.TB, text string) *yaml.Node {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		t.Fatalf("test entry is not YAML: %v", err)
-	}
-	return &doc
 }

@@ -1,21 +1,12 @@
 package webhook_test
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
-	"unicode"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
-	"github.com/vllm-sentinel/vllm-sentinel/notify/dispatch"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/internal/notifytest"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/webhook"
@@ -59,35 +50,14 @@ func FuzzDecodeConfig(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	dir := f.TempDir()
-	files := strings.NewReplacer("$URLFILE", write(f, dir, "url", fuzzURL+"\n"), "$KEYFILE", write(f, dir, "key", fuzzKey), "$RAWFILE", write(f, dir, "raw", fuzzRaw))
-	f.Fuzz(func(t *testing.T, doc string) {
-		node := firstNode([]byte(files.Replace(doc)))
-		if node == nil {
-			return
-		}
-		c, err := webhook.DecodeConfig(node)
-		if err != nil {
-			if !strings.Contains(doc, "MARKER") && !strings.Contains(doc, fuzzKeyB64[:8]) {
-				for _, m := range []string{"PATHMARKER", "QUERYMARKER", "RAWMARKER", fuzzKeyB64[:8], "KEYMARKER"} {
-					if strings.Contains(err.Error(), m) {
-						t.Fatalf("error shows a secret: %v", err)
-					}
-				}
-			}
-			return
-		}
-		n, err := webhook.NewFromConfig("hooks", c, notify.Env{})
-		if err != nil {
-			t.Fatalf("DecodeConfig accepted what New refuses: %v", err)
-		}
-		if _, err := dispatch.New(n, dispatch.Options{Name: "hooks"}.WithGrouping(c.Grouping)); err != nil {
-			t.Fatalf("DecodeConfig accepted what dispatch.New refuses: %v", err)
-		}
-		if !receivers.Same(c, c) {
-			t.Fatal("Same(c, c) = false")
-		}
-	})
+	notifytest.DecodeFuzz[webhook.Config]{
+		Files:   map[string]string{"$URLFILE": fuzzURL + "\n", "$KEYFILE": fuzzKey, "$RAWFILE": fuzzRaw},
+		Secrets: []string{"PATHMARKER", "QUERYMARKER", "RAWMARKER", fuzzKeyB64[:8], "KEYMARKER"},
+		Guards:  []string{"MARKER", fuzzKeyB64[:8]},
+		Decode:  webhook.DecodeConfig,
+		Build:   webhook.Build,
+		Same:    receivers.Same,
+	}.Fuzz(f)
 }
 
 // FuzzNotifyAnswer posts to a server that answers as the fuzzer says.
@@ -96,72 +66,23 @@ func FuzzDecodeConfig(f *testing.F) {
 // without the URL's secrets. 410 disables the notifier; it is built again
 // for the next answer.
 func FuzzNotifyAnswer(f *testing.F) {
-	for _, a := range notifytest.OddAnswers() {
-		f.Add(a.Status, a.Header.Get("Content-Type"), a.Header.Get("Retry-After"), a.Body)
-	}
 	for code, body := range map[int]string{200: "{}", 202: "accepted", 400: "bad payload", 401: "", 410: "gone", 429: "slow down", 500: "no route for /SECRETPATHMARKER?token=SECRETQUERYMARKER", 503: ""} {
 		f.Add(code, "text/plain", "3", body)
 	}
 	f.Add(400, "", "\x05", "0")
-	srv := notifytest.NewAnswerSwitch(f)
-	const timeout = 500 * time.Millisecond
-	newNotifier := func(tb testing.TB) *webhook.Notifier {
-		n, err := webhook.New(webhook.Options{Name: "hooks", URL: srv.URL() + "/SECRETPATHMARKER?token=SECRETQUERYMARKER", Timeout: timeout})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return n
-	}
-	n := newNotifier(f)
-	f.Fuzz(func(t *testing.T, code int, contentType, retryAfter, body string) {
-		if code < 200 || code > 999 {
-			code = 200 + (code%800+800)%800
-		}
-		srv.Set(notifytest.Answer{Status: code, Header: http.Header{"Content-Type": {notifytest.HeaderValue(contentType)}, "Retry-After": {notifytest.HeaderValue(retryAfter)}}, Body: body})
-		start := time.Now()
-		retry, err := n.Notify(context.Background(), alert("a", "ttft", t0, t0.Add(time.Hour)))
-		if took := time.Since(start); took > timeout+5*time.Second {
-			t.Fatalf("Notify took %s", took)
-		}
-		switch {
-		case code >= 200 && code < 300:
-			if err != nil {
-				t.Fatalf("HTTP %d: %v", code, err)
+	notifytest.AnswerFuzz{
+		New:           answerPost("/SECRETPATHMARKER?token=SECRETQUERYMARKER"),
+		RetryAfter:    notify.RetryAfter,
+		MaxRetryAfter: notify.MaxRetryAfter,
+		Secrets:       []string{"/SECRETPATHMARKER", "token=SECRETQUERYMARKER"},
+		Check: func(t *testing.T, code int, retry bool, err error) bool {
+			if code != http.StatusGone {
+				return false
 			}
-			return
-		case err == nil:
-			t.Fatalf("HTTP %d: success", code)
-		case code == http.StatusGone:
 			if !errors.Is(err, webhook.ErrDisabled) || retry {
 				t.Fatalf("HTTP 410: %v, %v", retry, err)
 			}
-			n = newNotifier(t)
-		case retry != (code >= 500 || code == 429 || code == 408):
-			t.Fatalf("HTTP %d: retry %v: %v", code, retry, err)
-		}
-		if msg := err.Error(); strings.IndexFunc(msg, unicode.IsControl) >= 0 || len(msg) > 2048 || strings.Contains(msg, "/SECRETPATHMARKER") || strings.Contains(msg, "token=SECRETQUERYMARKER") {
-			t.Fatalf("HTTP %d: error %q is not one short line free of the URL's secrets", code, msg)
-		}
-		if ra := notify.RetryAfter(err); ra < 0 || ra > notify.MaxRetryAfter {
-			t.Fatalf("RetryAfter %s", ra)
-		}
-	})
-}
-
-func write(tb testing.TB, dir, name, content string) string {
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return path
-}
-
-// firstNode is the first node of a YAML document, as the config loader
-// hands an entry over; nil if there is none.
-func firstNode(doc []byte) *yaml.Node {
-	var n yaml.Node
-	if yaml.Unmarshal(doc, &n) != nil || len(n.Content) == 0 {
-		return nil
-	}
-	return n.Content[0]
+			return true
+		},
+	}.Fuzz(f)
 }

@@ -1,8 +1,11 @@
 // Package notifytest holds the test doubles that the notifier packages'
-// tests share: a manual clock, a log buffer, metric lookups and the loop
-// around a running Dispatcher. It is for _test.go files only; no production
-// code imports it. It imports nothing of notify, so that package notify's
-// own tests may use it without an import cycle.
+// tests share: a manual clock, a log buffer, metric lookups, the loop
+// around a running Dispatcher, servers that answer oddly, and the checks
+// that every receiver's tests run: its answers to those servers
+// (OddAnswersTest, AnswerFuzz) and its config decoding (DecodeAgreement,
+// DecodeFuzz). It is for _test.go files only; no production code imports
+// it. It imports nothing of notify, so that package notify's own tests may
+// use it without an import cycle.
 package notifytest
 
 import (
@@ -162,7 +165,14 @@ type Syncer interface {
 // Sync waits, a few seconds at most, until s has done all that is due now.
 func Sync(t testing.TB, s Syncer) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	SyncWithin(t, s, 5*time.Second)
+}
+
+// SyncWithin is Sync for work that may take up to wait, such as a first
+// load that reads a large file.
+func SyncWithin(t testing.TB, s Syncer, wait time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
