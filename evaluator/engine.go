@@ -155,11 +155,32 @@ func (e *Engine) Restore(ts time.Time) error {
 		e.sets[key] = s
 		n += len(s.Active)
 	}
+	e.restoreLosses()
 	e.noteOrphans()
 	if n > 0 {
 		e.opts.Logger.Info("alert state restored", "alerts", n, "saved_at", sf.SavedAt, "file", e.store.Path())
 	}
 	return nil
+}
+
+// restoreLosses takes back the losses a restored SentinelStateLost still
+// reports, so that it fires for its hour across a restart rather than
+// resolve at the first cycle. The caller holds mu.
+func (e *Engine) restoreLosses() {
+	s := e.sets[ruleKey{kindMeta, "state_lost"}]
+	if s == nil {
+		return
+	}
+	for _, a := range s.Active {
+		what := string(a.Labels["state"])
+		at, err := time.Parse(time.RFC3339Nano, string(a.Annotations["lost_at"]))
+		if a.State == StateInactive || what == "" || err != nil {
+			continue
+		}
+		if _, known := e.lost[what]; !known {
+			e.lost[what] = stateLoss{at: at, err: errors.New(string(a.Annotations["cause"]))}
+		}
+	}
 }
 
 // StateLost records that state named what (the alert state, a notifier's

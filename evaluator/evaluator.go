@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
@@ -59,14 +60,16 @@ func (e *Evaluator) Eval(ctx context.Context, ts time.Time) (*Result, error) {
 	}
 	if probeErr == nil {
 		res.TargetsDown = e.targetsDown(ctx, ts)
+		res.AllTargetsDown = len(res.TargetsDown) > 0 && slices.Contains(e.opts.Names.Absent(), "num_requests_waiting")
 	}
 	e.evalSLOs(ctx, ts, res)
 	e.evalIndicators(ctx, ts, res)
 	return res, probeErr
 }
 
-// targetsLookback is how far back a target counts as a vLLM server.
-const targetsLookback = 10 * time.Minute
+// targetsLookback is how far back a target counts as a vLLM server: long
+// enough to cover an outage whose pages stay frozen meanwhile.
+const targetsLookback = time.Hour
 
 // targetsDown lists the vLLM targets failing their scrape. It is advice
 // on top of the SLOs: a failed query leaves it empty and is only logged.

@@ -17,7 +17,7 @@ import (
 // (with the labels they have). It asks Prometheus only when a selector is
 // already known to match nothing.
 func explainNoSeries(ctx context.Context, q Querier, probes []rules.Probe, ts time.Time) string {
-	var parts []string
+	var parts, unnamed []string
 	for _, p := range probes {
 		v, err := q.Query(ctx, p.Values, ts)
 		if err != nil {
@@ -45,8 +45,17 @@ func explainNoSeries(ctx context.Context, q Querier, probes []rules.Probe, ts ti
 			slices.Sort(seen)
 			parts = append(parts, fmt.Sprintf("no series with %s; seen: %s", p.Matcher, strings.Join(seen, ", ")))
 		default:
-			parts = append(parts, fmt.Sprintf("no series has the label %s%s", p.Matcher.Name, labelsOfOne(ctx, q, p.Any, ts)))
+			has := labelsOfOne(ctx, q, p.Any, ts)
+			if has == "" {
+				// Not this label: nothing is selected without it either.
+				unnamed = append(unnamed, p.Name)
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("no series has the label %s%s", p.Matcher.Name, has))
 		}
+	}
+	if len(parts) == 0 && len(unnamed) > 0 {
+		return fmt.Sprintf("no series of %s at all (check the metric name, vllm.selector and vllm.metric_names)", unnamed[0])
 	}
 	if len(parts) == 0 {
 		return "no series at all"

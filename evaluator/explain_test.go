@@ -161,3 +161,91 @@ func TestIndicatorNoDataIsOneAlertNamingItsMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A misspelled metric on the errors side is named as such, not blamed on
+// a label.
+func TestErrorsSelectorWithAMisspelledMetric(t *testing.T) {
+	obj, _ := rules.ParseObjective("99.9")
+	spec := rules.SLOSpec{Name: "errors", Objective: obj, Window: rules.Duration(28 * 24 * time.Hour),
+		SLI: rules.SLISpec{Ratio: &rules.RatioSLI{Errors: `vllm:request_sucess_total{finished_reason="error"}`, Total: `vllm:request_success_total`}}}
+	q := QuerierFunc(func(_ context.Context, q string, _ time.Time) (model.Value, error) {
+		if strings.Contains(q, rules.PartLabel) {
+			return model.Vector{{Metric: model.Metric{"model_name": "llama", rules.PartLabel: rules.PartTotal}, Value: 1000}}, nil
+		}
+		return model.Vector{}, nil
+	})
+	res, _ := New(q, []*rules.SLO{compile(t, spec)}, nil, Options{}).Eval(context.Background(), at(0))
+	if len(res.SLOs) != 1 || !strings.Contains(res.SLOs[0].Warning, "no series of vllm:request_sucess_total at all") {
+		t.Errorf("result %+v", res.SLOs)
+	}
+}
+
+// The servers of a burning SLO die mid-incident: its metrics are absent
+// because of them, and its page stays firing rather than resolve.
+func TestPageOutlivesTheServersThatDied(t *testing.T) {
+	prom := newBurningFake()
+	dead := false
+	q := QuerierFunc(func(ctx context.Context, q string, ts time.Time) (model.Value, error) {
+		switch {
+		case strings.HasPrefix(q, "up == 0"):
+			if dead {
+				return model.Vector{{Metric: model.Metric{"job": "vllm", "instance": "gpu-1:8000"}, Value: 0}}, nil
+			}
+			return model.Vector{}, nil
+		case dead:
+			return model.Vector{}, nil // every vLLM series gone
+		}
+		return prom.Query(ctx, q, ts)
+	})
+	sender := &recordingSender{}
+	eng, err := NewEngine(New(q, []*rules.SLO{compile(t, latencySpec(1, ""))}, nil, Options{}), sender, EngineOptions{Interval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Cycle(context.Background(), at(0))
+	if len(named(sender.take(), AlertSLOBurnRate)) == 0 {
+		t.Fatal("no page to begin with")
+	}
+	dead = true
+	for i := 1; i <= 5; i++ {
+		eng.Cycle(context.Background(), at(time.Duration(i)*time.Minute))
+	}
+	pages := 0
+	for _, a := range eng.Alerts() {
+		if a.Labels["alertname"] != AlertSLOBurnRate {
+			continue
+		}
+		pages++
+		if a.State != StateFiring {
+			t.Errorf("page %s because its servers died: %v", a.State, a.Labels)
+		}
+	}
+	if pages == 0 {
+		t.Error("the pages are gone")
+	}
+}
+
+// One target down while the others serve does not hide an SLO whose own
+// metric is absent (a typo that has nothing to do with that target).
+func TestOneTargetDownHidesNoOtherAbsence(t *testing.T) {
+	q := QuerierFunc(func(_ context.Context, q string, _ time.Time) (model.Value, error) {
+		switch {
+		case strings.HasPrefix(q, "up == 0"):
+			return model.Vector{{Metric: model.Metric{"job": "vllm", "instance": "gpu-7:8000"}, Value: 0}}, nil
+		case strings.HasPrefix(q, "count by (__name__)"):
+			return model.Vector{{Metric: model.Metric{"__name__": "vllm:num_requests_waiting"}, Value: 3}}, nil
+		}
+		return model.Vector{}, nil
+	})
+	sender := &recordingSender{}
+	eng, err := NewEngine(New(q, []*rules.SLO{compile(t, latencySpec(1, ""))}, nil, Options{}), sender, EngineOptions{Interval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i <= 6; i++ {
+		eng.Cycle(context.Background(), at(time.Duration(i)*time.Minute))
+	}
+	if nd := named(sender.take(), AlertNoData); len(nd) == 0 {
+		t.Error("the SLO's absent metric was hidden by an unrelated dead target")
+	}
+}

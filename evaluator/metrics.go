@@ -24,6 +24,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 }
 
 type engineMetrics struct {
+	results           *resultCollector
 	evalDuration      prometheus.Histogram
 	evaluations       prometheus.Counter
 	sloFailures       *prometheus.CounterVec
@@ -61,8 +62,10 @@ func newEngineMetrics(reg prometheus.Registerer, e *Engine) *engineMetrics {
 			Name: "vllm_sentinel_prometheus_up", Help: "1 if the last cycle could query Prometheus, else 0.",
 		})),
 	}
-	rc := register(reg, newResultCollector())
-	rc.engine.Store(e)
+	// The collector shows the engine that runs: Run switches it, so that
+	// an engine built for a reload does not blank the gauges while the
+	// old one finishes its cycle.
+	m.results = register(reg, newResultCollector())
 	return m
 }
 

@@ -30,6 +30,10 @@ type Result struct {
 	// TargetsDown are the vLLM scrape targets (job, instance) that served
 	// metrics lately and now fail their scrape.
 	TargetsDown []map[string]string `json:"targets_down,omitempty"`
+	// AllTargetsDown is set when targets are down and no vLLM server
+	// serves metrics at all: every absence is theirs, and says nothing
+	// about the SLOs' own selectors.
+	AllTargetsDown bool `json:"all_targets_down,omitempty"`
 }
 
 // EvalError is an SLO or indicator whose evaluation failed.

@@ -109,7 +109,7 @@ func noData(m *metaRule, ev evaluation, slos []string) []Condition {
 	var out []Condition
 	// A dead vLLM server takes all its metrics with it: SentinelTargetDown
 	// names it once, instead of an alert per metric it no longer serves.
-	explained := len(ev.res.TargetsDown) > 0
+	explained := ev.res.AllTargetsDown
 	for _, name := range slos {
 		se, failed := errs[name]
 		if failed && se.Absent == "" {
@@ -174,10 +174,14 @@ func stateLost(m *metaRule, losses map[string]stateLoss) []Condition {
 	var out []Condition
 	for _, what := range slices.Sorted(maps.Keys(losses)) {
 		l := losses[what]
-		out = append(out, m.alert(AlertStateLost, "warning", model.LabelSet{"state": model.LabelValue(what)},
+		c := m.alert(AlertStateLost, "warning", model.LabelSet{"state": model.LabelValue(what)},
 			fmt.Sprintf("vllm-sentinel discarded its %s state: it could not be read", what),
 			fmt.Sprintf("The damaged file was moved aside and the sentinel started without it at %s, so alerts that were firing or notifications not yet delivered may be forgotten: check the receivers. Cause: %v",
-				l.at.UTC().Format(time.RFC3339), l.err)))
+				l.at.UTC().Format(time.RFC3339), l.err))
+		// The loss outlives a restart through the alert itself.
+		c.Annotations["cause"] = model.LabelValue(l.err.Error())
+		c.Annotations["lost_at"] = model.LabelValue(l.at.UTC().Format(time.RFC3339Nano))
+		out = append(out, c)
 	}
 	return out
 }

@@ -22,8 +22,10 @@ func (r *sloRule) timing() Timing { return Timing{} }
 func (r *sloRule) conditions(ev evaluation) ([]Condition, bool) {
 	for _, se := range ev.res.Errors {
 		// An absent metric is an answer (no data: the pairs do not fire,
-		// SentinelNoData does). A failed evaluation is not; see rule.
-		if se.SLO == r.slo.Name && se.Absent == "" {
+		// SentinelNoData does). A failed evaluation is not; see rule. Nor
+		// is an absence the dead servers explain: a page of an incident
+		// in which the servers died stays as it was.
+		if se.SLO == r.slo.Name && (se.Absent == "" || ev.res.AllTargetsDown) {
 			return nil, false
 		}
 	}

@@ -10,6 +10,7 @@ import (
 // skipped slots are counted. The cycle in progress when ctx ends finishes
 // first (with its own deadline), so its state is saved and sends queued.
 func (e *Engine) Run(ctx context.Context) {
+	e.metrics.results.engine.Store(e)
 	interval := e.opts.Interval
 	next := e.opts.Now().Truncate(interval).Add(interval)
 	// Evaluate once at start so readiness and the watchdog need no wait.

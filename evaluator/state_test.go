@@ -128,9 +128,43 @@ func TestDamagedStateStartsEmptyWithAnAlert(t *testing.T) {
 			if err := again.Restore(at(time.Minute)); err != nil {
 				t.Fatal(err)
 			}
-			if len(again.lost) != 0 {
-				t.Errorf("the state saved after the loss does not load: %v", again.lost)
+			if matches, _ := filepath.Glob(filepath.Join(dir, "alerts.json.corrupt-*")); len(matches) != 1 {
+				t.Errorf("the state saved after the loss does not load: %v", matches)
 			}
 		})
+	}
+}
+
+// SentinelStateLost fires for its hour across a restart, instead of
+// resolving at the first cycle after it.
+func TestStateLostSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "alerts.json"), []byte(`{"version": 1, "rules": {"slo:ttft": [null]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ev := New(QuerierFunc(func(context.Context, string, time.Time) (model.Value, error) { return model.Vector{}, nil }), nil, nil, Options{})
+	start := func(ts time.Time) (*Engine, *recordingSender) {
+		sender := &recordingSender{}
+		eng, err := NewEngine(ev, sender, EngineOptions{StateDir: dir, Interval: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Restore(ts); err != nil {
+			t.Fatal(err)
+		}
+		return eng, sender
+	}
+	eng, _ := start(at(0))
+	eng.Cycle(context.Background(), at(0))
+	again, sender := start(at(10 * time.Minute))
+	again.Cycle(context.Background(), at(10*time.Minute))
+	for _, a := range named(sender.take(), AlertStateLost) {
+		if !a.EndsAt.After(at(10 * time.Minute)) {
+			t.Errorf("SentinelStateLost resolved by the restart: %v", a)
+		}
+	}
+	again.Cycle(context.Background(), at(StateLostFor+time.Minute))
+	if lost := named(sender.take(), AlertStateLost); len(lost) != 1 || lost[0].EndsAt.After(at(StateLostFor+time.Minute)) {
+		t.Errorf("SentinelStateLost does not resolve after its hour: %v", lost)
 	}
 }

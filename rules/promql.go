@@ -300,6 +300,8 @@ func RegexpAlternation(vals []string) string {
 // values its label takes on the series the other matchers select, Any
 // fetches one such series to show its labels when the label is missing.
 type Probe struct {
+	// Name is the selector's metric name.
+	Name     string
 	Selector string
 	Matcher  *labels.Matcher
 	Values   string
@@ -328,7 +330,7 @@ func (q *PromQL) SelectorProbes(e parser.Expr, sel []*labels.Matcher, names func
 			without := &parser.VectorSelector{Name: vs.Name, LabelMatchers: others}
 			values := &parser.AggregateExpr{Op: parser.COUNT, Grouping: []string{m.Name}, Expr: without}
 			one := &parser.AggregateExpr{Op: parser.TOPK, Param: &parser.NumberLiteral{Val: 1}, Expr: without}
-			out = append(out, Probe{Selector: vs.String(), Matcher: m, Values: values.String(), Any: one.String()})
+			out = append(out, Probe{Name: vs.Name, Selector: vs.String(), Matcher: m, Values: values.String(), Any: one.String()})
 		}
 		return nil
 	})

@@ -88,6 +88,8 @@ type daemon struct {
 	receivers *receivers.Registry
 	cfg       atomic.Pointer[config.Config]
 	reloadCh  chan chan error
+	// reloadsDone closes when reloads are no longer taken (shutdown).
+	reloadsDone chan struct{}
 
 	page *web.Page
 
@@ -120,6 +122,7 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	d.reloadCh = make(chan chan error)
+	d.reloadsDone = make(chan struct{})
 	page, err := web.NewPage()
 	if err != nil {
 		return err
@@ -131,7 +134,7 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	st, err := buildStack(d.cfg.Load(), nil, d.receivers, d.logger, d.reg)
+	st, err := buildStack(d.cfg.Load(), nil, d.receivers, d.outboxLost, d.logger, d.reg)
 	if err != nil {
 		ln.Close()
 		return err
@@ -176,7 +179,7 @@ func (d *daemon) run(ctx context.Context, addr, webConfig string) error {
 		})
 	}
 	{
-		done := make(chan struct{})
+		done := d.reloadsDone
 		g.Add(func() error {
 			for {
 				select {
@@ -217,15 +220,30 @@ func (d *daemon) swap(cfg *config.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	old := d.cur.Load()
-	next, err := buildStack(cfg, old, d.receivers, d.logger, d.reg)
+	if cfg.State.Path != old.cfg.State.Path {
+		// The running daemon holds the lock of its state directory, and
+		// its alert state and outboxes are there: moving them is a restart.
+		return fmt.Errorf("state.path changed from %s to %s: restart the daemon to move its state", old.cfg.State.Path, cfg.State.Path)
+	}
+	next, err := buildStack(cfg, old, d.receivers, d.outboxLost, d.logger, d.reg)
 	if err != nil {
 		return err
 	}
 	old.handOver(next, d.logger)
 	next.engine.CopyState(old.engine)
-	next.start(d.ctx)
+	// Current before its queues start: a loss a queue finds at its first
+	// run goes to this engine.
 	d.cur.Store(next)
+	next.start(d.ctx)
 	return nil
+}
+
+// outboxLost reports a notifier's discarded outbox to the engine running
+// now, which may be younger than the stack that built the queue.
+func (d *daemon) outboxLost(notifier string, err error) {
+	if st := d.cur.Load(); st != nil {
+		st.engine.StateLost("outbox of notifier "+notifier, time.Now(), err)
+	}
 }
 
 // handler serves the daemon's HTTP API over whichever engine runs now.
@@ -244,6 +262,8 @@ func (d *daemon) handler() http.Handler {
 			errc := make(chan error, 1)
 			select {
 			case d.reloadCh <- errc:
+			case <-d.reloadsDone:
+				return errors.New("shutting down")
 			case <-ctx.Done():
 				return ctx.Err()
 			}

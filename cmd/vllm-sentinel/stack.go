@@ -11,6 +11,7 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/alertmanager"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 )
 
@@ -25,6 +26,10 @@ type stack struct {
 	cfg    *config.Config
 	engine *evaluator.Engine
 	queues map[string]*runningQueue
+	// retiring are queues of earlier stacks still flushing, by name: a
+	// notifier removed and added back must not run two loops on one
+	// outbox, and shutdown waits for them.
+	retiring map[string]*runningQueue
 
 	stopEngine context.CancelFunc
 	engineDone chan struct{}
@@ -54,6 +59,27 @@ func (r *runningQueue) start(ctx context.Context) {
 	}()
 }
 
+// finished reports whether the queue's loop has ended.
+func (r *runningQueue) finished() bool {
+	if r.done == nil {
+		return true
+	}
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// hasOutbox reports whether a notifier keeps its queue on disk (Slack and
+// webhooks, behind a Dispatcher), so that two loops of one name must not
+// overlap. Alertmanager's queues live in memory.
+func hasOutbox(settings any) bool {
+	_, am := settings.(*alertmanager.Config)
+	return !am
+}
+
 // retire lets the queue deliver what it holds for up to flushTimeout, then
 // ends its loop; it does not wait for either.
 func (r *runningQueue) retire(name string, logger *slog.Logger) {
@@ -70,18 +96,24 @@ func (r *runningQueue) retire(name string, logger *slog.Logger) {
 // buildStack builds what cfg describes. A notifier of old (the running
 // stack, nil at start) whose settings are the Same is taken over as it
 // runs: a reload neither waits on its receiver nor loses its queue.
-func buildStack(cfg *config.Config, old *stack, rcv *receivers.Registry, logger *slog.Logger, reg prometheus.Registerer) (*stack, error) {
+// onLost reports a notifier's discarded outbox to the engine running when
+// the queue finds it.
+func buildStack(cfg *config.Config, old *stack, rcv *receivers.Registry, onLost func(notifier string, err error), logger *slog.Logger, reg prometheus.Registerer) (*stack, error) {
 	q, err := evaluator.NewPrometheusQuerier(clientConfig(cfg), logger.With("component", "querier"), reg)
 	if err != nil {
 		return nil, err
 	}
-	st := &stack{cfg: cfg, queues: map[string]*runningQueue{}}
+	st := &stack{cfg: cfg, queues: map[string]*runningQueue{}, retiring: map[string]*runningQueue{}}
+	if old != nil {
+		for name, q := range old.retiring {
+			if !q.finished() {
+				st.retiring[name] = q
+			}
+		}
+	}
 	senders := map[string]notify.Sender{}
 	var order []string
-	env := receivers.Env{StateDir: cfg.State.Path, ExternalURL: cfg.Global.ExternalURL, Logger: logger, Registerer: reg,
-		// An outbox that had to be discarded is alerted on like lost alert
-		// state. The queue calls this from its loop, after start.
-		OnStateLost: func(name string, err error) { st.engine.StateLost("outbox of notifier "+name, time.Now(), err) }}
+	env := receivers.Env{StateDir: cfg.State.Path, ExternalURL: cfg.Global.ExternalURL, Logger: logger, Registerer: reg, OnStateLost: onLost}
 	for _, n := range cfg.Notifiers {
 		var prev *runningQueue
 		if old != nil {
@@ -93,6 +125,14 @@ func buildStack(cfg *config.Config, old *stack, rcv *receivers.Registry, logger 
 			qu, err := rcv.Build(n.Name, n.Settings, env)
 			if err != nil {
 				return nil, fmt.Errorf("notifier %q: %w", n.Name, err)
+			}
+			if prev == nil {
+				prev = st.retiring[n.Name]
+			}
+			if !hasOutbox(n.Settings) {
+				// Nothing on disk to share: the new queue starts at once,
+				// beside the old one's last flush.
+				prev = nil
 			}
 			st.queues[n.Name] = &runningQueue{q: qu, settings: n.Settings, after: prev}
 		}
@@ -162,6 +202,7 @@ func (s *stack) handOver(next *stack, logger *slog.Logger) {
 	for name, q := range s.queues {
 		if next.queues[name] != q {
 			q.retire(name, logger)
+			next.retiring[name] = q
 		}
 	}
 }
@@ -184,6 +225,12 @@ func (s *stack) stop(logger *slog.Logger) {
 	for _, q := range s.queues {
 		if q.done != nil {
 			q.cancel()
+			<-q.done
+		}
+	}
+	// Queues retired by a reload end their own flush within flushTimeout.
+	for _, q := range s.retiring {
+		if q.done != nil {
 			<-q.done
 		}
 	}

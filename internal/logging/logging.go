@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,7 +98,7 @@ func (r *repeats) Handle(ctx context.Context, rec slog.Record) error {
 	if rec.Level < slog.LevelWarn {
 		return r.Handler.Handle(ctx, rec)
 	}
-	key := r.scope + "\x00" + rec.Level.String() + "\x00" + rec.Message
+	key := r.scope + "\x00" + rec.Level.String() + "\x00" + rec.Message + "\x00" + subject(rec)
 	now := r.now()
 	r.state.mu.Lock()
 	rp := r.state.seen[key]
@@ -117,6 +118,21 @@ func (r *repeats) Handle(ctx context.Context, rec slog.Record) error {
 		rec.AddAttrs(slog.Int("repeated", held), slog.Duration("repeated_within", r.window))
 	}
 	return r.Handler.Handle(ctx, rec)
+}
+
+// subject is what a record is about: its attributes but for times, which
+// differ at every cycle (an evaluation's time). Two SLOs failing, or a
+// reload refused for another reason, are not repeats of each other.
+func subject(rec slog.Record) string {
+	var b strings.Builder
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Value.Kind() != slog.KindTime {
+			b.WriteString(a.String())
+			b.WriteByte(' ')
+		}
+		return true
+	})
+	return b.String()
 }
 
 func (r *repeats) WithAttrs(as []slog.Attr) slog.Handler {

@@ -45,9 +45,10 @@ func TestRepeatedFailuresAreCounted(t *testing.T) {
 		l.Info("cycle done")
 		now = now.Add(5 * time.Second)
 	}
+	l.Error("SLO evaluation failed", "slo", "errors", "err", errors.New("connection refused"), "eval_time", now)
 	l.Warn("metric name detection failed")
 	now = now.Add(time.Minute)
-	l.Error("SLO evaluation failed", "slo", "ttft")
+	l.Error("SLO evaluation failed", "slo", "ttft", "err", errors.New("connection refused"))
 	out := b.String()
 	if n := strings.Count(out, `msg="SLO evaluation failed" slo=ttft`); n != 2 {
 		t.Errorf("%d lines of the repeated failure, want 2:\n%s", n, out)
@@ -63,5 +64,8 @@ func TestRepeatedFailuresAreCounted(t *testing.T) {
 	}
 	if !strings.Contains(out, "metric name detection failed") {
 		t.Error("another failure held back")
+	}
+	if !strings.Contains(out, "slo=errors") {
+		t.Errorf("another SLO's failure held back as a repeat:\n%s", out)
 	}
 }
