@@ -85,8 +85,8 @@ func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, er
 	fe := spec.validate(p)
 	in := &Indicator{
 		Name: spec.Name, Alertname: spec.Alertname, Kind: spec.Kind, Severity: spec.Severity,
-		For: spec.For.D(), KeepFiringFor: spec.KeepFiringFor.D(),
-		Labels: spec.Labels, Annotations: parseTemplates([]any{"annotations"}, spec.Annotations, &fe), window: spec.Window.D(),
+		KeepFiringFor: spec.KeepFiringFor.D(),
+		Labels:        spec.Labels, Annotations: parseTemplates([]any{"annotations"}, spec.Annotations, &fe), window: spec.Window.D(),
 	}
 	if len(fe) > 0 {
 		return nil, fmt.Errorf("indicator %q: %w", spec.Name, fe)
@@ -103,12 +103,17 @@ func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, er
 	}
 	// A bad vllm.selector is the loader's to report, once, at its own line.
 	in.selector, _ = p.ParseSelector(d.Selector)
+	def := indicatorDefaults[spec.Kind] // custom: zero, so no for unless set
+	// for: 0s means at once; only a for left out takes the kind's default.
+	in.For = def.forDur
+	if spec.For != nil {
+		in.For = spec.For.D()
+	}
 	if spec.Expr != "" {
 		in.expr, _ = p.ParseExpr(spec.Expr)
 		in.Kind = "custom"
 		return in, nil
 	}
-	def := indicatorDefaults[spec.Kind]
 	in.threshold, in.floor = def.threshold, def.floor
 	if spec.Threshold != nil {
 		in.threshold = float64(*spec.Threshold)
@@ -118,9 +123,6 @@ func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, er
 	}
 	if in.window == 0 {
 		in.window = def.window
-	}
-	if spec.For == 0 {
-		in.For = def.forDur
 	}
 	in.Metrics = def.metrics
 	if spec.Kind == KindLatencyPercentile {

@@ -144,7 +144,7 @@ type IndicatorSpec struct {
 	Threshold     *Seconds          `yaml:"threshold"`
 	Floor         *float64          `yaml:"floor"`
 	Window        Duration          `yaml:"window"`
-	For           Duration          `yaml:"for"`
+	For           *Duration         `yaml:"for"`
 	KeepFiringFor Duration          `yaml:"keep_firing_for"`
 	Severity      string            `yaml:"severity"`
 	Alertname     string            `yaml:"alertname"`
