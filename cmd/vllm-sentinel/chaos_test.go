@@ -84,12 +84,20 @@ func TestCheckOnlineWarnsOfAnErrorsSelectorMatchingNothing(t *testing.T) {
 	}
 	prom := promtest.StartPrometheus(t, promtest.PrometheusOptions{OpenMetrics: []string{path}})
 	cfgFile := writeConfig(t, t.TempDir(), prom.URL, "http://127.0.0.1:9")
+	// An indicator whose input this server lacks is a warning too.
+	cfg, _ := os.ReadFile(cfgFile)
+	if err := os.WriteFile(cfgFile, append(cfg, "indicators:\n  - {name: preemptions, kind: preemption_rate}\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errs := runCLI(t, "check", "--online", "--config", cfgFile)
 	if code != 0 {
 		t.Fatalf("check --online: exit %d: %s%s", code, out, errs)
 	}
 	if !strings.Contains(out, "warning: SLO errors model_name=llama: the errors selector matches no series: no series has the label finished_reason (its series have: finish_reason, model_name") {
 		t.Errorf("no warning naming the missing label:\n%s%s", out, errs)
+	}
+	if !strings.Contains(out, "warning: indicator preemptions: metric vllm:num_preemptions_total has no series") {
+		t.Errorf("no warning for the indicator's absent input:\n%s%s", out, errs)
 	}
 }
 

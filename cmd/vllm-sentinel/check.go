@@ -81,12 +81,17 @@ func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 		fmt.Fprintf(tw, "  %s\t%s\n", short, name)
 	}
 	tw.Flush()
+	// An indicator's absent input is a warning, an SLO's an error: a
+	// server that simply has no such metric (no preemption counter) must
+	// not block a deployment, while an SLO that cannot be computed must.
+	var problems int
 	for _, e := range res.Errors {
-		subject := "SLO " + e.SLO
-		if e.Indicator != "" {
-			subject = "indicator " + e.Indicator
+		if e.Indicator != "" && e.Absent != "" {
+			fmt.Fprintf(stdout, "%s: warning: %s: %s\n", cfg.File, e.Subject(), e.Error)
+			continue
 		}
-		fmt.Fprintf(stderr, "%s: %s: %s\n", cfg.File, subject, e.Error)
+		problems++
+		fmt.Fprintf(stderr, "%s: %s: %s\n", cfg.File, e.Subject(), e.Error)
 	}
 	// A doubtful SLO is a warning, not a failure: the config is valid, and
 	// a deployment must not be blocked on it; but it is said.
@@ -95,9 +100,13 @@ func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 			fmt.Fprintf(stdout, "%s: warning: SLO %s %s: %s\n", cfg.File, r.SLO, evaluator.GroupString(r.Labels), r.Warning)
 		}
 	}
-	if len(res.Errors) > 0 {
-		fmt.Fprintf(stderr, "%s: %d problem(s) found against Prometheus\n", cfg.File, len(res.Errors))
+	if problems > 0 {
+		fmt.Fprintf(stderr, "%s: %d problem(s) found against Prometheus\n", cfg.File, problems)
 		return exitFailure
+	}
+	if len(res.Errors) > 0 {
+		fmt.Fprintf(stdout, "%s: every SLO evaluates against Prometheus; %d indicator(s) lack an input (warnings above)\n", cfg.File, len(res.Errors))
+		return exitOK
 	}
 	fmt.Fprintf(stdout, "%s: every SLO and indicator evaluates against Prometheus\n", cfg.File)
 	return exitOK
