@@ -41,3 +41,29 @@ func TestNamesLogAChangeOnce(t *testing.T) {
 		t.Errorf("the vanished metric's name was forgotten: %s", n.Name("kv_cache_usage_perc"))
 	}
 }
+
+// metric_names: auto finds the spellings of Ray's export and of an
+// OpenTelemetry Collector that trims suffixes.
+func TestNamesDetectPipelineSpellings(t *testing.T) {
+	present := []string{"ray_vllm:time_to_first_token_seconds_count", "vllm_request_success", "vllm:kv_cache_usage_perc_ratio"}
+	q := QuerierFunc(func(context.Context, string, time.Time) (model.Value, error) {
+		var vec model.Vector
+		for _, n := range present {
+			vec = append(vec, &model.Sample{Metric: model.Metric{model.MetricNameLabel: model.LabelValue(n)}, Value: 1})
+		}
+		return vec, nil
+	})
+	n := NewNames(rules.FlavourAuto, nil, nil, nil)
+	if err := n.Detect(context.Background(), q, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for short, want := range map[string]string{
+		"time_to_first_token": "ray_vllm:time_to_first_token_seconds",
+		"request_success":     "vllm_request_success",
+		"kv_cache_usage_perc": "vllm:kv_cache_usage_perc_ratio",
+	} {
+		if got := n.Name(short); got != want {
+			t.Errorf("%s: %s, want %s", short, got, want)
+		}
+	}
+}

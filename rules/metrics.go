@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -82,28 +84,67 @@ func MetricName(short, flavour string) string {
 	}
 }
 
-// CandidateNames lists every name a metric may have across flavours, V1
-// first, for detection.
+// CandidateNames lists every name a metric may have, for detection: the
+// flavours' names first (V1, V0, vllm_ for each), then the spellings that
+// pipelines in front of Prometheus write — Ray's ray_vllm: prefix, an
+// OpenTelemetry Collector's trimmed suffixes (a counter without _total, a
+// histogram without its _seconds unit) and its _ratio for a unit-1 gauge.
 func CandidateNames(short string) []string {
-	if _, ok := catalog[short]; !ok {
+	m, ok := catalog[short]
+	if !ok {
 		return []string{short}
 	}
 	seen := map[string]bool{}
 	var out []string
-	for _, f := range []string{FlavourV1, FlavourV0, FlavourUnderscore} {
-		n := MetricName(short, f)
+	add := func(n string) {
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)
 		}
 	}
-	if m := catalog[short]; m.v0 != "" {
-		u := strings.Replace(m.v0, "vllm:", "vllm_", 1)
-		if !seen[u] {
-			out = append(out, u)
+	bases := []string{m.v1}
+	if m.v0 != "" {
+		bases = append(bases, m.v0)
+	}
+	for _, b := range bases {
+		add(b)
+		add(strings.Replace(b, "vllm:", "vllm_", 1))
+	}
+	// The flavours' own names come first, V1 before V0, as before.
+	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(flavourRank(m, a), flavourRank(m, b)) })
+	for _, b := range bases {
+		name := strings.TrimPrefix(b, "vllm:")
+		var spellings []string
+		switch {
+		case strings.HasSuffix(name, "_total"):
+			spellings = []string{name, strings.TrimSuffix(name, "_total")}
+		case strings.HasSuffix(name, "_seconds"):
+			spellings = []string{name, strings.TrimSuffix(name, "_seconds")}
+		case strings.HasSuffix(name, "_perc"):
+			spellings = []string{name, name + "_ratio"}
+		default:
+			spellings = []string{name}
+		}
+		for _, prefix := range []string{"vllm:", "vllm_", "ray_vllm:", "ray_vllm_"} {
+			for _, sp := range spellings {
+				add(prefix + sp)
+			}
 		}
 	}
 	return out
+}
+
+// flavourRank orders the flavours' names: V1, V0, then their vllm_ forms.
+func flavourRank(m vllmMetric, name string) int {
+	switch name {
+	case m.v1:
+		return 0
+	case m.v0:
+		return 1
+	case strings.Replace(m.v1, "vllm:", "vllm_", 1):
+		return 2
+	}
+	return 3
 }
 
 // ShortNameOf finds which vLLM metric a series name belongs to, in any

@@ -78,7 +78,9 @@ func TestMetricNames(t *testing.T) {
 	}
 	want := []string{"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "vllm_kv_cache_usage_perc", "vllm_gpu_cache_usage_perc"}
 	got := CandidateNames("kv_cache_usage_perc")
-	if len(got) != len(want) {
+	// The flavours' own names first, in their order; the pipelines'
+	// spellings after them.
+	if len(got) < len(want) {
 		t.Fatalf("candidates %v", got)
 	}
 	for i := range want {
@@ -231,5 +233,29 @@ func TestTargetsDownQuery(t *testing.T) {
 	want := `up == 0 and on (job, instance) max by (job, instance) (present_over_time(vllm:num_requests_waiting{job="vllm"}[10m]))`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// The spellings pipelines write are recognised, and mapped back to their
+// metric with the histogram suffix apart.
+func TestPipelineSpellings(t *testing.T) {
+	for _, tc := range []struct{ series, short, suffix string }{
+		{"vllm:request_success", "request_success", ""},                                   // Collector trim_metric_suffixes
+		{"vllm_request_success", "request_success", ""},                                   // OTLP without suffixes
+		{"vllm:time_to_first_token_bucket", "time_to_first_token", "_bucket"},             // histogram without _seconds
+		{"vllm_time_to_first_token_count", "time_to_first_token", "_count"},               //
+		{"vllm:kv_cache_usage_perc_ratio", "kv_cache_usage_perc", ""},                     // unit 1 with suffixes
+		{"ray_vllm:num_requests_waiting", "num_requests_waiting", ""},                     // Ray's metrics export
+		{"ray_vllm:time_to_first_token_seconds_bucket", "time_to_first_token", "_bucket"}, //
+		{"ray_vllm_num_preemptions", "num_preemptions", ""},                               //
+		{"vllm:time_per_output_token_bucket", "inter_token_latency", "_bucket"},           // V0 name, trimmed
+	} {
+		short, suffix, ok := ShortNameOf(tc.series)
+		if !ok || short != tc.short || suffix != tc.suffix {
+			t.Errorf("%s: %q %q %v, want %q %q", tc.series, short, suffix, ok, tc.short, tc.suffix)
+		}
+	}
+	if _, _, ok := ShortNameOf("vllm:something_else_total"); ok {
+		t.Error("an unknown metric was recognised")
 	}
 }
