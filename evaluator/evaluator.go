@@ -97,7 +97,7 @@ func (e *Evaluator) over(q Querier) *Evaluator {
 
 func (e *Evaluator) evalSLOs(ctx context.Context, ts time.Time, res *Result) {
 	for _, s := range e.slos {
-		ev := &sloEval{q: e.q, promql: e.promql, slo: s, names: e.opts.Names.Name, parallel: e.opts.Parallel}
+		ev := &sloEval{q: e.q, promql: e.promql, slo: s, names: e.opts.Names.Name, native: e.opts.Names.Native, parallel: e.opts.Parallel}
 		rs, err := ev.run(ctx, ts)
 		if err != nil {
 			se := EvalError{SLO: s.Name, Error: err.Error(), Unavailable: Retriable(err)}

@@ -52,13 +52,16 @@ func (e *Evaluator) evalIndicators(ctx context.Context, ts time.Time, res *Resul
 
 func (e *Evaluator) evalIndicator(ctx context.Context, in *rules.Indicator, ts time.Time) ([]IndicatorResult, error) {
 	q := e.q
-	cq := in.Query(e.promql, e.opts.Names.Name)
+	cq, vq := in.Query(e.promql, e.opts.Names.Name), in.ValueQuery(e.promql, e.opts.Names.Name)
+	if in.Kind == rules.KindLatencyPercentile && e.opts.Names.Native(in.Metrics[0]) {
+		cq, vq = in.NativeQuery(e.promql, e.opts.Names.Name), in.NativeValueQuery(e.promql, e.opts.Names.Name)
+	}
 	cond, err := vector(ctx, q, cq, ts)
 	if err != nil {
 		return nil, err
 	}
 	values := cond
-	if vq := in.ValueQuery(e.promql, e.opts.Names.Name); vq != cq {
+	if vq != cq {
 		if values, err = vector(ctx, q, vq, ts); err != nil {
 			return nil, err
 		}

@@ -31,6 +31,17 @@ type Names struct {
 	mu       sync.Mutex
 	detected map[string]string
 	absent   []string
+	// native are the histograms found only as native histograms.
+	native map[string]bool
+}
+
+// Native reports whether a histogram metric (by short name) exists as a
+// native histogram only, to be read with histogram_count and
+// histogram_fraction instead of its _bucket series.
+func (n *Names) Native(short string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.native[short]
 }
 
 // NewNames returns a resolver; selector restricts detection to vLLM's series.
@@ -89,6 +100,10 @@ func (n *Names) Detect(ctx context.Context, q Querier, ts time.Time) error {
 			series := c
 			if rules.IsHistogram(s) {
 				series = c + "_count"
+				// A native histogram (Prometheus 3's NHCB conversion,
+				// OTLP) is one series under the family's own name.
+				probe[c] = c
+				alts = append(alts, c)
 			}
 			probe[series] = c
 			alts = append(alts, series)
@@ -103,12 +118,18 @@ func (n *Names) Detect(ctx context.Context, q Querier, ts time.Time) error {
 		return fmt.Errorf("detect vLLM metric names: %w", err)
 	}
 	present := map[string]bool{}
+	classic := map[string]bool{} // families that have a _count series
 	if vec, ok := v.(model.Vector); ok {
 		for _, smp := range vec {
-			present[probe[string(smp.Metric[model.MetricNameLabel])]] = true
+			name := string(smp.Metric[model.MetricNameLabel])
+			present[probe[name]] = true
+			if probe[name] != name {
+				classic[probe[name]] = true
+			}
 		}
 	}
 	detected := map[string]string{}
+	native := map[string]bool{}
 	var absent []string
 	for _, s := range rules.ShortNames() {
 		found := ""
@@ -123,6 +144,11 @@ func (n *Names) Detect(ctx context.Context, q Querier, ts time.Time) error {
 			continue
 		}
 		detected[s] = found
+		// Mid-migration both forms exist: the classic one is read, so that
+		// no event is counted twice.
+		if rules.IsHistogram(s) && !classic[found] {
+			native[s] = true
+		}
 	}
 	n.mu.Lock()
 	// Keep what was found before for metrics that vanished for now: a
@@ -136,6 +162,7 @@ func (n *Names) Detect(ctx context.Context, q Querier, ts time.Time) error {
 		n.detected = merged
 	}
 	n.absent = absent
+	n.native = native
 	n.mu.Unlock()
 	if changed {
 		var parts []string

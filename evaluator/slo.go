@@ -191,6 +191,8 @@ type sloEval struct {
 	promql *rules.PromQL
 	slo    *rules.SLO
 	names  func(string) string
+	// native reports a histogram that exists as a native histogram only.
+	native func(string) bool
 	// parallel bounds concurrent queries of one SLO.
 	parallel int
 }
@@ -205,7 +207,17 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 	var buildQuery func(w time.Duration) (string, error)
 	var lower, upper float64
 	interpolated := false
+	native := false
 	switch {
+	case s.Latency != nil && e.native != nil && e.native(s.Latency.Metric):
+		// A native histogram has no le series to check the threshold
+		// against: histogram_fraction reads it, exactly at a bucket bound
+		// and interpolated inside a bucket, and every output says so.
+		family = e.names(s.Latency.Metric)
+		native = true
+		buildQuery = func(w time.Duration) (string, error) {
+			return e.promql.NativeLatencyParts(family, s.Selector, s.GroupBy, s.Latency.Threshold, w), nil
+		}
 	case s.Latency != nil:
 		family = e.names(s.Latency.Metric)
 		v, err := e.q.Query(ctx, e.promql.BucketBounds(family, s.Selector), ts)
@@ -235,7 +247,7 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 
 	all := append(append([]time.Duration(nil), windows...), budgetWindow)
 	data, err := e.queryWindows(ctx, ts, all, buildQuery, func(w time.Duration, vec model.Vector) *windowData {
-		if s.Latency != nil {
+		if s.Latency != nil && !native {
 			return latencyCounts(w, vec, s.Latency.Threshold, lower, upper)
 		}
 		return ratioCounts(w, vec)
@@ -249,7 +261,15 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 		// a selector that matches nothing), never "healthy".
 		return nil, &AbsentError{Metric: s.Ratio.Total.String(), Time: ts}
 	}
+	if native && noSeries(data) {
+		return nil, &AbsentError{Metric: family, Time: ts}
+	}
 	results := assemble(s, family, interpolated, data[:len(windows)], data[len(windows)], periodLen)
+	if native {
+		for i := range results {
+			results[i].Note = "native histogram: good events read with histogram_fraction at the threshold (exact at a bucket bound, interpolated inside a bucket)"
+		}
+	}
 	if s.Ratio != nil && !errorSeries(data) {
 		// Events but not one series on the errors side in any window, the
 		// whole budget period included: a label typo, or a vLLM that never

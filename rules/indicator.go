@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -148,6 +149,21 @@ func (in *Indicator) Window() time.Duration { return in.window }
 // Its result holds one series per group for which the condition holds, with
 // the indicator's value.
 func (in *Indicator) Query(p *PromQL, names func(string) string) string {
+	return in.query(p, names, false)
+}
+
+// NativeQuery is Query for an indicator whose histogram exists as a native
+// histogram only: a latency percentile is read from it directly.
+func (in *Indicator) NativeQuery(p *PromQL, names func(string) string) string {
+	return in.query(p, names, true)
+}
+
+// NativeValueQuery is ValueQuery on a native histogram.
+func (in *Indicator) NativeValueQuery(p *PromQL, names func(string) string) string {
+	return in.valueOf(p, in.query(p, names, true))
+}
+
+func (in *Indicator) query(p *PromQL, names func(string) string, native bool) string {
 	if in.expr != nil {
 		e, err := p.p.ParseExpr(in.expr.String())
 		if err != nil {
@@ -181,7 +197,13 @@ func (in *Indicator) Query(p *PromQL, names func(string) string) string {
 		b := e.(*parser.BinaryExpr)
 		b.LHS.(*parser.Call).Args[0].(*parser.NumberLiteral).Val = in.quantile
 		b.RHS.(*parser.NumberLiteral).Val = in.threshold
-		setSelector(e, names(in.Metrics[0])+"_bucket", sel)
+		series := names(in.Metrics[0]) + "_bucket"
+		if native {
+			series = names(in.Metrics[0])
+			// histogram_quantile of a native histogram needs no le.
+			setNativeGrouping(e)
+		}
+		setSelector(e, series, sel)
 		SetRanges(e, in.window)
 		setGrouping(e, g)
 		return e.String()
@@ -193,7 +215,10 @@ func (in *Indicator) Query(p *PromQL, names func(string) string) string {
 // so that quiet groups are shown with their value too. Custom indicators
 // have no separate value: their expression is returned.
 func (in *Indicator) ValueQuery(p *PromQL, names func(string) string) string {
-	q := in.Query(p, names)
+	return in.valueOf(p, in.Query(p, names))
+}
+
+func (in *Indicator) valueOf(p *PromQL, q string) string {
 	e, err := p.p.ParseExpr(q)
 	if err != nil {
 		return q
@@ -227,4 +252,14 @@ func (p *PromQL) fill(skel, metric string, sel []*labels.Matcher, groupBy []stri
 
 func and(a, b parser.Expr) parser.Expr {
 	return &parser.BinaryExpr{Op: parser.LAND, LHS: a, RHS: b, VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany}}
+}
+
+// setNativeGrouping drops the le grouping of a classic quantile skeleton.
+func setNativeGrouping(e parser.Expr) {
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if a, ok := n.(*parser.AggregateExpr); ok {
+			a.Grouping = slices.DeleteFunc(a.Grouping, func(l string) bool { return l == "le" })
+		}
+		return nil
+	})
 }

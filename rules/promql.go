@@ -347,3 +347,27 @@ func (q *PromQL) TargetsDown(waiting string, sel []*labels.Matcher, lookback tim
 	SetRanges(served, lookback)
 	return e.String()
 }
+
+// NativeLatencyParts is the latency SLI over w on a native histogram (one
+// series per family, as Prometheus 3 stores NHCB-converted or OTLP
+// histograms): its events by group as histogram_count, its bad events as
+// those above threshold (histogram_fraction), told apart by PartLabel as
+// RatioParts does.
+func (q *PromQL) NativeLatencyParts(family string, sel []*labels.Matcher, groupBy []string, threshold float64, w time.Duration) string {
+	e := q.skeleton(`label_replace(histogram_count(sum(increase(m[1m]))) - histogram_fraction(0, 1, sum(increase(m[1m]))) * histogram_count(sum(increase(m[1m]))), "` +
+		PartLabel + `", "` + PartErrors + `", "", "") or label_replace(histogram_count(sum(increase(m[1m]))), "` + PartLabel + `", "` + PartTotal + `", "", "")`)
+	setSelector(e, family, sel)
+	SetRanges(e, w)
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.AggregateExpr: // every sum, not only the first
+			n.Grouping = append([]string(nil), groupBy...)
+		case *parser.Call:
+			if n.Func.Name == "histogram_fraction" {
+				n.Args[1].(*parser.NumberLiteral).Val = threshold
+			}
+		}
+		return nil
+	})
+	return e.String()
+}

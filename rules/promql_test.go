@@ -259,3 +259,35 @@ func TestPipelineSpellings(t *testing.T) {
 		t.Error("an unknown metric was recognised")
 	}
 }
+
+func TestNativeLatencyParts(t *testing.T) {
+	p := NewPromQL()
+	sel, _ := p.ParseSelector(`{job="vllm"}`)
+	got := p.NativeLatencyParts("vllm:time_to_first_token_seconds", sel, []string{"model_name"}, 0.5, time.Hour)
+	x := `sum by (model_name) (increase(vllm:time_to_first_token_seconds{job="vllm"}[1h]))`
+	want := `label_replace(histogram_count(` + x + `) - histogram_fraction(0, 0.5, ` + x + `) * histogram_count(` + x + `), "__sentinel_part", "errors", "", "") or label_replace(histogram_count(` + x + `), "__sentinel_part", "total", "", "")`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if _, err := p.ParseExpr(got); err != nil {
+		t.Errorf("does not re-parse: %v", err)
+	}
+}
+
+func TestPercentileOnNativeHistograms(t *testing.T) {
+	p := NewPromQL()
+	th := Seconds(2.5)
+	in, err := CompileIndicator(p, IndicatorSpec{Name: "p99", Kind: KindLatencyPercentile, Metric: "time_to_first_token", Percentile: 99, Threshold: &th},
+		Defaults{Selector: `{job="vllm"}`, GroupBy: []string{"model_name"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(s string) string { return MetricName(s, FlavourV1) }
+	want := `histogram_quantile(0.99, sum by (instance, model_name) (rate(vllm:time_to_first_token_seconds{job="vllm"}[5m]))) > 2.5`
+	if got := in.NativeQuery(p, names); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if got := in.NativeValueQuery(p, names); got != strings.TrimSuffix(want, " > 2.5") {
+		t.Errorf("value query %s", got)
+	}
+}

@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Prometheus and Alertmanager that the tests and the demo run,
-# from Debian's packages, when they are missing.
+# Installs what the tests and the demo run, when it is missing: Prometheus
+# 2.42 and Alertmanager from Debian's packages, and Prometheus 3 built from
+# its Go module into a cache that later runs reuse.
 set -euo pipefail
+
+# Prometheus 3, for the native-histogram tests. go install builds it once
+# (a few minutes); the binary is cached by version.
+PROM3_VERSION=v0.316.0
+tools=${VLLM_SENTINEL_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/vllm-sentinel/tools}
+prom3="$tools/prometheus-$PROM3_VERSION"
+if [ ! -x "$prom3/prometheus" ]; then
+  echo "building Prometheus 3 ($PROM3_VERSION) into $prom3 (once)" >&2
+  mkdir -p "$prom3"
+  GOBIN="$prom3" ${GO:-go} install "github.com/prometheus/prometheus/cmd/prometheus@$PROM3_VERSION"
+fi
 
 need=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)

@@ -61,6 +61,13 @@ type PrometheusOptions struct {
 	// ExtraArgs are appended to the command line. A flag given here replaces
 	// the harness's own value for it: Prometheus rejects repeated flags.
 	ExtraArgs []string
+	// Version3 runs Prometheus 3 (built from its Go module by make deps)
+	// instead of Debian's 2.42.
+	Version3 bool
+	// NativeHistograms makes the live scrape store classic histograms as
+	// native histograms with custom buckets (Prometheus 3's
+	// convert_classic_histograms_to_nhcb): their _bucket series disappear.
+	NativeHistograms bool
 }
 
 // Prometheus is a running (or stopped, see Stop and Start) Prometheus server
@@ -83,6 +90,9 @@ type Prometheus struct {
 func StartPrometheus(t testing.TB, opts PrometheusOptions) *Prometheus {
 	t.Helper()
 	bin := prometheusBinary().mustPath(t)
+	if opts.Version3 {
+		bin = Prometheus3Binary(t)
+	}
 	dir := t.TempDir()
 	p := &Prometheus{
 		DataDir: filepath.Join(dir, "data"),
@@ -195,6 +205,7 @@ type promGlobal struct {
 
 type promScrapeConfig struct {
 	JobName        string             `yaml:"job_name"`
+	ToNHCB         bool               `yaml:"convert_classic_histograms_to_nhcb,omitempty"`
 	ScrapeInterval model.Duration     `yaml:"scrape_interval"`
 	ScrapeTimeout  model.Duration     `yaml:"scrape_timeout"`
 	StaticConfigs  []promStaticConfig `yaml:"static_configs"`
@@ -221,6 +232,7 @@ func writePrometheusConfig(path string, opts PrometheusOptions) error {
 		}
 		cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, promScrapeConfig{
 			JobName:        ScrapeJob,
+			ToNHCB:         opts.NativeHistograms,
 			ScrapeInterval: model.Duration(interval),
 			// The global default timeout (10s) exceeds short intervals,
 			// which Prometheus refuses.

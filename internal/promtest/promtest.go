@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +60,29 @@ type binary struct {
 
 func prometheusBinary() binary {
 	return binary{names: []string{"prometheus"}, pkg: "prometheus"}
+}
+
+// Prometheus3Version is the Prometheus 3 module version make deps builds.
+const Prometheus3Version = "v0.316.0"
+
+// Prometheus3Binary is Prometheus 3, as scripts/install-deps.sh builds it
+// into the cache ($VLLM_SENTINEL_TOOLS, or ~/.cache/vllm-sentinel/tools).
+// A missing one fails the test with the command that builds it.
+func Prometheus3Binary(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("VLLM_SENTINEL_TOOLS")
+	if dir == "" {
+		home, err := os.UserCacheDir()
+		if err != nil {
+			t.Fatalf("promtest: no cache directory for Prometheus 3: %v", err)
+		}
+		dir = filepath.Join(home, "vllm-sentinel", "tools")
+	}
+	p := filepath.Join(dir, "prometheus-"+Prometheus3Version, "prometheus")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("promtest: Prometheus 3 not found at %s: run make deps (scripts/install-deps.sh) to build it", p)
+	}
+	return p
 }
 
 func promtoolBinary() binary {
