@@ -7,7 +7,7 @@ set -euo pipefail
 # Prometheus 3, for the native-histogram tests. go install builds it once
 # (a few minutes); the binary is cached by version.
 PROM3_VERSION=v0.316.0
-tools=${VLLM_SENTINEL_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/vllm-sentinel/tools}
+tools=${VLLM_SENTINEL_TOOLS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vllm-sentinel/tools}
 prom3="$tools/prometheus-$PROM3_VERSION"
 if [ ! -x "$prom3/prometheus" ]; then
   echo "building Prometheus 3 ($PROM3_VERSION) into $prom3 (once)" >&2

@@ -70,13 +70,18 @@ const Prometheus3Version = "v0.316.0"
 // A missing one fails the test with the command that builds it.
 func Prometheus3Binary(t testing.TB) string {
 	t.Helper()
+	// The same lookup as scripts/install-deps.sh.
 	dir := os.Getenv("VLLM_SENTINEL_TOOLS")
 	if dir == "" {
-		home, err := os.UserCacheDir()
-		if err != nil {
-			t.Fatalf("promtest: no cache directory for Prometheus 3: %v", err)
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			home := os.Getenv("HOME")
+			if home == "" {
+				home = "/tmp"
+			}
+			cache = filepath.Join(home, ".cache")
 		}
-		dir = filepath.Join(home, "vllm-sentinel", "tools")
+		dir = filepath.Join(cache, "vllm-sentinel", "tools")
 	}
 	p := filepath.Join(dir, "prometheus-"+Prometheus3Version, "prometheus")
 	if _, err := os.Stat(p); err != nil {
