@@ -144,7 +144,16 @@ func TestChaos(t *testing.T) {
 		}
 		return 0, 1 // a breach that lasts the whole test
 	})
-	prom := promtest.StartPrometheus(t, promtest.PrometheusOptions{OpenMetrics: []string{history}})
+	// A live vLLM target beside the history, to kill later.
+	vllm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name=\"llama\"} 3\n")
+	}))
+	defer vllm.Close()
+	prom := promtest.StartPrometheus(t, promtest.PrometheusOptions{OpenMetrics: []string{history},
+		ScrapeTargets: []string{strings.TrimPrefix(vllm.URL, "http://")},
+		// The history reaches into the future; live samples are written now.
+		OutOfOrderTimeWindow: time.Hour})
+	prom.WaitForTargets(t)
 	target, err := url.Parse(prom.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +166,18 @@ func TestChaos(t *testing.T) {
 
 	dir := t.TempDir()
 	cfgFile := writeConfig(t, dir, ps.URL, am.URL)
+	// A second SLO whose errors selector matches nothing: the history
+	// has no finished_reason="timeout".
+	cfg0, _ := os.ReadFile(cfgFile)
+	withTimeouts := strings.Replace(string(cfg0), "notifiers:", `  - name: timeouts
+    sli:
+      ratio: {errors: 'vllm:request_success_total{finished_reason="timeout"}', total: 'vllm:request_success_total'}
+    objective: 99
+    window: 28d
+notifiers:`, 1)
+	if err := os.WriteFile(cfgFile, []byte(withTimeouts), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	addr := fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t))
 	d := startDaemonArgs(t, cfgFile, addr, "--web.enable-lifecycle")
 	pageActive := func() bool {
@@ -198,6 +219,30 @@ func TestChaos(t *testing.T) {
 	proxy.mode.Store("")
 	poll.Until(t, 20*time.Second, "SentinelPrometheusDown to resolve", func() bool { return !active("SentinelPrometheusDown")() })
 
+	// 11. The errors selector that matches nothing is no perfect record.
+	poll.Until(t, 20*time.Second, "SentinelNoData for the errors side of SLO timeouts", func() bool {
+		for _, a := range activeAlerts(t, am, "SentinelNoData") {
+			if a.Labels["slo"] == "timeouts" && a.Labels["side"] == "errors" && strings.Contains(a.Annotations["summary"], `no series with finished_reason="timeout"`) {
+				return true
+			}
+		}
+		return false
+	})
+
+	// 13. The vLLM target dies: one SentinelTargetDown naming it, the page kept.
+	vllm.Close()
+	poll.Until(t, 30*time.Second, "SentinelTargetDown", func() bool {
+		for _, a := range activeAlerts(t, am, "SentinelTargetDown") {
+			if a.Labels["instance"] == strings.TrimPrefix(vllm.URL, "http://") {
+				return true
+			}
+		}
+		return false
+	})
+	if !pageActive() {
+		t.Error("the page was resolved when the vLLM target died")
+	}
+
 	// 8. A cross-site form cannot reload it.
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/-/reload", strings.NewReader("x=1"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -222,8 +267,8 @@ func TestChaos(t *testing.T) {
 
 	// 7. The SLO removed by reload: its page resolves now, not at endsAt.
 	cfg, _ := os.ReadFile(cfgFile)
-	withoutSLO := regexp.MustCompile(`(?s)slos:.*?min_events: 10\n`).ReplaceAllString(string(cfg),
-		"indicators:\n  - {name: queue-growth, kind: queue_growth}\n")
+	withoutSLO := regexp.MustCompile(`(?s)slos:.*?\nnotifiers:`).ReplaceAllString(string(cfg),
+		"indicators:\n  - {name: queue-growth, kind: queue_growth}\nnotifiers:")
 	if err := os.WriteFile(cfgFile, []byte(withoutSLO), 0o600); err != nil {
 		t.Fatal(err)
 	}
