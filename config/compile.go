@@ -4,7 +4,6 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
@@ -146,21 +145,11 @@ func (l *loader) compileNotifiers(cfg *Config, entries []yaml.Node, rcv Receiver
 			l.at(at("name"), "duplicate notifier name %q", n.Name)
 		}
 		byName[n.Name] = true
-		types := "alertmanager, slack or webhook"
-		if rcv != nil {
-			types = strings.Join(rcv.Types(), ", ")
-		}
-		switch {
-		case n.Type == "":
-			l.at(at("type"), "type is required: %s", types)
-			continue
-		case rcv == nil || !slices.Contains(rcv.Types(), n.Type):
-			l.at(at("type"), "unknown notifier type %q (want %s)", n.Type, types)
-			continue
-		}
+		// The registry knows the types: what it says of the entry's type
+		// (missing, unknown) is placed at the type key.
 		settings, err := rcv.Decode(n.Type, node)
 		if err != nil {
-			l.receiverError(at(), err)
+			l.receiverError(at(), at("type"), err)
 			continue
 		}
 		n.Settings = settings

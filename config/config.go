@@ -122,11 +122,10 @@ func (m *MetricNames) UnmarshalYAML(n *yaml.Node) error {
 // Receivers decodes the type-specific settings of notifier entries; the
 // notify/receivers registry is the one the daemon passes.
 type Receivers interface {
-	// Types lists the known types, for messages.
-	Types() []string
 	// Decode decodes and checks the whole entry node of a notifier of type
 	// typ. Problems come back as *yaml.TypeError (with lines) and as errors
-	// with a FieldPath below the entry, joined.
+	// with a FieldPath below the entry, joined; a plain error is about the
+	// type itself (missing, unknown).
 	Decode(typ string, node *yaml.Node) (any, error)
 }
 

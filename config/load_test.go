@@ -399,3 +399,27 @@ func TestVLLMSelectorMayNotNameTheMetric(t *testing.T) {
 		t.Errorf("got\n%s\nwant %s", got, want)
 	}
 }
+
+// What the registry says of a notifier's type is placed at its type key.
+func TestNotifierTypeProblemsAtTheTypeLine(t *testing.T) {
+	src := "indicators: [{name: q, kind: queue_growth}]\nnotifiers:\n  - name: a\n    type: pager\n  - name: b\n"
+	_, err := Load("n.yaml", []byte(src), rcv)
+	if err == nil || !strings.Contains(err.Error(), `n.yaml:4: notifiers[0].type: unknown notifier type "pager" (want alertmanager, slack or webhook)`) ||
+		!strings.Contains(err.Error(), `n.yaml:5: notifiers[1].type: type is required: alertmanager, slack or webhook`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+// match_re is anchored, as Alertmanager anchors it.
+func TestRouteRegexpsAreAnchored(t *testing.T) {
+	src := "indicators: [{name: q, kind: queue_growth}]\nnotifiers: [{name: am, type: alertmanager, urls: ['http://am:9093']}]\n" +
+		"routes: [{match_re: {model_name: 'llama-.*'}, notifiers: [am]}]\n"
+	cfg, err := Load("r.yaml", []byte(src), rcv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := cfg.Routes[0].MatchRE["model_name"]
+	if !re.MatchString("llama-3") || re.MatchString("my-llama-3") {
+		t.Errorf("%s is not anchored", re)
+	}
+}

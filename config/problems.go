@@ -334,10 +334,10 @@ type fieldError interface {
 
 // receiverError places a receiver's problems: decoder messages carry their
 // lines, field errors their paths below the entry.
-func (l *loader) receiverError(root []any, err error) {
+func (l *loader) receiverError(root, plainAt []any, err error) {
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range joined.Unwrap() {
-			l.receiverError(root, e)
+			l.receiverError(root, plainAt, e)
 		}
 		return
 	}
@@ -351,5 +351,5 @@ func (l *loader) receiverError(root []any, err error) {
 		l.at(append(append([]any(nil), root...), fe.FieldPath()...), "%v", fe.Unwrap())
 		return
 	}
-	l.at(root, "%v", err)
+	l.at(plainAt, "%v", err)
 }

@@ -130,12 +130,6 @@ func (e *Engine) resolveOrphans(ts time.Time) {
 
 // indicatorStatus pairs each indicator result with its alert's state.
 func (e *Engine) indicatorStatus(res *Result) []IndicatorStatus {
-	byName := map[string]*indicatorRule{}
-	for _, r := range e.rules {
-		if ir, ok := r.(*indicatorRule); ok {
-			byName[ir.in.Name] = ir
-		}
-	}
 	out := make([]IndicatorStatus, 0, len(res.Indicators))
 	for _, ir := range res.Indicators {
 		st := IndicatorStatus{IndicatorResult: ir, State: StateInactive.String()}
@@ -143,7 +137,7 @@ func (e *Engine) indicatorStatus(res *Result) []IndicatorStatus {
 			// A percentile of no requests: nothing to judge, not "inactive".
 			st.State = StateNoData
 		}
-		if r := byName[ir.Indicator]; r != nil {
+		if r := e.indicators[ir.Indicator]; r != nil {
 			if s := e.sets[r.key()]; s != nil {
 				if a := s.Active[r.labels(ir.Group()).Fingerprint()]; a != nil {
 					st.State = a.State.String()

@@ -48,12 +48,15 @@ type EngineOptions struct {
 // (schedule.go) runs the cycle every interval; the methods here restore
 // state and serve what the web and the CLI read.
 type Engine struct {
-	ev      *Evaluator
-	rules   []rule
-	sender  Sender
-	opts    EngineOptions
-	store   *Store
-	metrics *engineMetrics
+	ev    *Evaluator
+	rules []rule
+	// byKey and indicators index rules, built once with them.
+	byKey      map[ruleKey]rule
+	indicators map[string]*indicatorRule
+	sender     Sender
+	opts       EngineOptions
+	store      *Store
+	metrics    *engineMetrics
 
 	mu   sync.Mutex // guards sets, last, history and ready
 	sets map[ruleKey]*AlertSet
@@ -105,6 +108,13 @@ func NewEngine(ev *Evaluator, sender Sender, opts EngineOptions) (*Engine, error
 		e.rules = append(e.rules, &indicatorRule{in: in, ctx: ctx})
 	}
 	e.rules = append(e.rules, metaRules(ctx, opts.Interval, sloNames, e.losses)...)
+	e.byKey, e.indicators = map[ruleKey]rule{}, map[string]*indicatorRule{}
+	for _, r := range e.rules {
+		e.byKey[r.key()] = r
+		if ir, ok := r.(*indicatorRule); ok {
+			e.indicators[ir.in.Name] = ir
+		}
+	}
 	if opts.StateDir != "" {
 		st, err := NewStore(opts.StateDir)
 		if err != nil {
@@ -112,7 +122,7 @@ func NewEngine(ev *Evaluator, sender Sender, opts EngineOptions) (*Engine, error
 		}
 		e.store = st
 	}
-	e.metrics = newEngineMetrics(opts.Registerer, e)
+	e.metrics = newEngineMetrics(opts.Registerer)
 	return e, nil
 }
 
@@ -216,12 +226,8 @@ func (e *Engine) noteOrphans() {
 }
 
 func (e *Engine) configured(k ruleKey) bool {
-	for _, r := range e.rules {
-		if r.key() == k {
-			return true
-		}
-	}
-	return false
+	_, ok := e.byKey[k]
+	return ok
 }
 
 // CopyState takes over the alert state of the engine this one replaces on a

@@ -34,7 +34,7 @@ type engineMetrics struct {
 	prometheusUp      prometheus.Gauge
 }
 
-func newEngineMetrics(reg prometheus.Registerer, e *Engine) *engineMetrics {
+func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}

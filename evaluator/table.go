@@ -88,10 +88,6 @@ func (res *Report) WriteTable(w io.Writer) {
 		tw.Flush()
 	}
 	for _, e := range res.Errors {
-		subject := "SLO " + e.SLO
-		if e.Indicator != "" {
-			subject = "indicator " + e.Indicator
-		}
-		fmt.Fprintf(w, "\nERROR %s: %s\n", subject, e.Error)
+		fmt.Fprintf(w, "\nERROR %s: %s\n", e.Subject(), e.Error)
 	}
 }

@@ -12,25 +12,13 @@ type Sender interface {
 	Send(alerts ...*Alert)
 }
 
-// Route sends alerts whose labels match to the named notifiers.
+// Route sends alerts whose labels match to the named notifiers. The
+// config loader compiles MatchRE, anchored as Alertmanager anchors it.
 type Route struct {
 	Match     map[string]string
 	MatchRE   map[string]*regexp.Regexp
 	Notifiers []string
 	Continue  bool
-}
-
-// NewRoute compiles match_re patterns, anchored as Alertmanager anchors them.
-func NewRoute(match, matchRE map[string]string, notifiers []string, cont bool) (Route, error) {
-	r := Route{Match: match, MatchRE: map[string]*regexp.Regexp{}, Notifiers: notifiers, Continue: cont}
-	for k, v := range matchRE {
-		re, err := regexp.Compile("^(?:" + v + ")$")
-		if err != nil {
-			return Route{}, fmt.Errorf("match_re %s: %w", k, err)
-		}
-		r.MatchRE[k] = re
-	}
-	return r, nil
 }
 
 // Matches reports whether every matcher of the route holds for ls.

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"reflect"
+	"regexp"
 	"testing"
 
 	"github.com/prometheus/common/model"
@@ -12,9 +13,9 @@ type rec struct{ got []*Alert }
 func (r *rec) Send(a ...*Alert) { r.got = append(r.got, a...) }
 
 func TestRouterFirstMatchWinsAndContinue(t *testing.T) {
-	crit, _ := NewRoute(map[string]string{"severity": "critical"}, nil, []string{"am", "oncall"}, false)
-	team, _ := NewRoute(nil, map[string]string{"model_name": "llama-.*"}, []string{"hooks"}, true)
-	all, _ := NewRoute(nil, nil, []string{"am"}, false)
+	crit := Route{Match: map[string]string{"severity": "critical"}, Notifiers: []string{"am", "oncall"}}
+	team := Route{MatchRE: map[string]*regexp.Regexp{"model_name": regexp.MustCompile(`^(?:llama-.*)$`)}, Notifiers: []string{"hooks"}, Continue: true}
+	all := Route{Notifiers: []string{"am"}}
 	senders := map[string]Sender{"am": &rec{}, "oncall": &rec{}, "hooks": &rec{}}
 	r, err := NewRouter([]Route{crit, team, all}, senders, []string{"am", "oncall", "hooks"})
 	if err != nil {

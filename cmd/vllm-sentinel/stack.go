@@ -11,7 +11,6 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
-	"github.com/vllm-sentinel/vllm-sentinel/notify/alertmanager"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 )
 
@@ -72,14 +71,6 @@ func (r *runningQueue) finished() bool {
 	}
 }
 
-// hasOutbox reports whether a notifier keeps its queue on disk (Slack and
-// webhooks, behind a Dispatcher), so that two loops of one name must not
-// overlap. Alertmanager's queues live in memory.
-func hasOutbox(settings any) bool {
-	_, am := settings.(*alertmanager.Config)
-	return !am
-}
-
 // retire lets the queue deliver what it holds for up to flushTimeout, then
 // ends its loop; it does not wait for either.
 func (r *runningQueue) retire(name string, logger *slog.Logger) {
@@ -129,7 +120,7 @@ func buildStack(cfg *config.Config, old *stack, rcv *receivers.Registry, onLost 
 			if prev == nil {
 				prev = st.retiring[n.Name]
 			}
-			if !hasOutbox(n.Settings) {
+			if !rcv.HasOutbox(n.Settings) {
 				// Nothing on disk to share: the new queue starts at once,
 				// beside the old one's last flush.
 				prev = nil

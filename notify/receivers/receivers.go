@@ -59,20 +59,23 @@ type Registry struct {
 type receiver struct {
 	decode func(node *yaml.Node) (any, error)
 	build  func(name string, settings any, env Env) (Queue, error)
+	// outbox: its queue keeps notifications on disk under its name.
+	outbox bool
 }
 
 // New returns a Registry of the receiver types the sentinel ships.
 func New() *Registry {
 	r := &Registry{byName: map[string]*receiver{}, bySettings: map[reflect.Type]*receiver{}}
-	register(r, "alertmanager", alertmanager.DecodeConfig, buildAlertmanager)
-	register(r, "slack", slack.DecodeConfig, buildSlack)
-	register(r, "webhook", webhook.DecodeConfig, buildWebhook)
+	register(r, "alertmanager", alertmanager.DecodeConfig, buildAlertmanager, false)
+	register(r, "slack", slack.DecodeConfig, buildSlack, true)
+	register(r, "webhook", webhook.DecodeConfig, buildWebhook, true)
 	return r
 }
 
 // register adds a receiver type whose settings are a *C.
-func register[C any](r *Registry, typ string, decode func(*yaml.Node) (*C, error), build func(string, *C, Env) (Queue, error)) {
+func register[C any](r *Registry, typ string, decode func(*yaml.Node) (*C, error), build func(string, *C, Env) (Queue, error), outbox bool) {
 	rc := &receiver{
+		outbox: outbox,
 		decode: func(node *yaml.Node) (any, error) {
 			c, err := decode(node)
 			if err != nil {
@@ -122,6 +125,15 @@ func (r *Registry) typeList() string {
 		return strings.Join(types, "")
 	}
 	return strings.Join(types[:len(types)-1], ", ") + " or " + types[len(types)-1]
+}
+
+// HasOutbox reports whether the queue of settings keeps its notifications
+// on disk under the notifier's name (Slack and webhooks, behind a
+// Dispatcher), so that two loops of one name must never overlap.
+// Alertmanager's queues live in memory.
+func (r *Registry) HasOutbox(settings any) bool {
+	rc, ok := r.bySettings[reflect.TypeOf(settings)]
+	return ok && rc.outbox
 }
 
 // Build builds the notifier name from settings, which Decode returned.

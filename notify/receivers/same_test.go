@@ -127,3 +127,18 @@ func TestSameRefusesWhatIsNoSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestHasOutbox(t *testing.T) {
+	r := receivers.New()
+	am, err := r.Decode("alertmanager", entry(t, "name: am\ntype: alertmanager\nurls: [http://am:9093]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook, err := r.Decode("webhook", entry(t, "name: h\ntype: webhook\nurl: http://hook.example/x\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HasOutbox(am) || !r.HasOutbox(hook) || r.HasOutbox("not settings") {
+		t.Errorf("HasOutbox: alertmanager %v, webhook %v", r.HasOutbox(am), r.HasOutbox(hook))
+	}
+}
