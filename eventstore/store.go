@@ -1,0 +1,371 @@
+// Package eventstore keeps an SLO's good and total event counts per group
+// in time slots, so that every window — 5m to 90d, calendar months — is a
+// sum over memory rather than a query that re-reads the window's samples.
+//
+// A store has tiers of slots, finest first: the finest is the evaluation
+// step and holds the last hour, 5m slots hold the last day, 1h slots the
+// rest of the retention. Every addition goes to each tier whose slot is at
+// least as wide as the interval it covers; a window is summed from the
+// finest tier that still holds its start. A slot cut by the window's start
+// counts in proportion to the overlap, as if its events were spread evenly:
+// that is the store's only approximation (see Tiers).
+package eventstore
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// Tier is one resolution of a store: slots of Width, kept for Span.
+type Tier struct {
+	Width time.Duration
+	Span  time.Duration
+}
+
+// slots is how many slots the tier's ring has: its span and the slot being
+// filled.
+func (t Tier) slots() int { return int(t.Span/t.Width) + 1 }
+
+// Tiers returns the layout for a store fed every fine and kept for
+// retention. A window's start falls inside a slot of the tier it is summed
+// from; with events spread evenly in that slot the sum is exact, and at
+// worst it is off by the events of that one slot: fine/1h for windows up to
+// an hour, 5m/w up to a day, 1h/w beyond (0.15 % of a 28d window).
+func Tiers(fine, retention time.Duration) []Tier {
+	const (
+		fineSpan   = time.Hour
+		mediumSpan = 24 * time.Hour
+	)
+	if fine <= 0 {
+		fine = 30 * time.Second
+	}
+	var out []Tier
+	if fine < 5*time.Minute {
+		out = append(out, Tier{Width: fine, Span: fineSpan.Truncate(fine) + fine})
+	}
+	if fine <= 5*time.Minute {
+		out = append(out, Tier{Width: 5 * time.Minute, Span: mediumSpan})
+	}
+	return append(out, Tier{Width: time.Hour, Span: max(retention, mediumSpan).Truncate(time.Hour) + time.Hour})
+}
+
+// Store holds the events of one SLO. It is not safe for concurrent use;
+// its owner evaluates one cycle at a time.
+type Store struct {
+	id    string
+	tiers []Tier
+	// through is the end of the newest interval added: the store holds
+	// every event up to it.
+	through time.Time
+	// from is, per tier, the start of the oldest interval the tier holds
+	// at its own resolution; zero before any.
+	from      []time.Time
+	groups    map[model.Fingerprint]*group
+	maxGroups int
+	// marks are times the owner notes beside the counts (when a ratio
+	// SLI's errors side last had a series), kept with them.
+	marks map[string]time.Time
+	// refused counts the groups not kept because the store was full.
+	refused int
+}
+
+// group is one group's rings, one per tier.
+type group struct {
+	labels model.LabelSet
+	rings  []ring
+	// seen is the end of the newest interval added for the group, events
+	// or not: a group whose series exist without traffic is kept (and
+	// reported as no data); one not seen for the whole retention is dropped.
+	seen time.Time
+}
+
+// ring is one tier of one group: slot k (the interval [k·w, (k+1)·w)) is at
+// index k mod len. newest is the newest slot number written.
+type ring struct {
+	newest     int64
+	bad, total []float32
+}
+
+// DefaultMaxGroups bounds the groups of one store: each costs about 9 kB
+// for a 28d SLO at a 30s step, so a selector that groups by request ID
+// cannot fill the memory.
+const DefaultMaxGroups = 20000
+
+// New returns an empty store. id names what it counts (the SLO and its
+// SLI): a store read back under another id is not the SLO's any more.
+func New(id string, tiers []Tier) *Store {
+	return &Store{id: id, tiers: tiers, from: make([]time.Time, len(tiers)), groups: map[model.Fingerprint]*group{}, maxGroups: DefaultMaxGroups, marks: map[string]time.Time{}}
+}
+
+// Mark notes that name happened at t; the newest time is kept.
+func (s *Store) Mark(name string, t time.Time) {
+	if t.After(s.marks[name]) {
+		s.marks[name] = t
+	}
+}
+
+// Marked is the newest time name was marked; zero if never.
+func (s *Store) Marked(name string) time.Time { return s.marks[name] }
+
+// ID is what the store counts.
+func (s *Store) ID() string { return s.id }
+
+// Tiers is the store's layout.
+func (s *Store) Tiers() []Tier { return s.tiers }
+
+// Through is the end of the newest interval added; zero for an empty store.
+func (s *Store) Through() time.Time { return s.through }
+
+// Refused is how many groups were not kept because the store was full.
+func (s *Store) Refused() int { return s.refused }
+
+// Add records bad and total events of group ls over [from, to). Each tier
+// whose slots are at least as wide as the interval takes it, split across
+// the slots it spans in proportion to time. An interval older than a tier's
+// span is not kept by that tier.
+func (s *Store) Add(ls model.LabelSet, from, to time.Time, bad, total float64) error {
+	if !to.After(from) {
+		return fmt.Errorf("event interval [%s, %s) is empty", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	}
+	if !finite(bad) || !finite(total) || bad < 0 || total < 0 {
+		return fmt.Errorf("events of %s over [%s, %s): bad %g of %g is not a count", ls, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), bad, total)
+	}
+	fp := ls.Fingerprint()
+	g := s.groups[fp]
+	if g == nil {
+		if len(s.groups) >= s.maxGroups {
+			s.refused++
+			return fmt.Errorf("store %s is full (%d groups): events of %s are not kept; group by fewer labels", s.id, s.maxGroups, ls)
+		}
+		g = &group{labels: ls.Clone(), rings: make([]ring, len(s.tiers))}
+		for i, t := range s.tiers {
+			g.rings[i] = newRing(t.slots())
+		}
+		s.groups[fp] = g
+	}
+	if to.After(g.seen) {
+		g.seen = to
+	}
+	for i, t := range s.tiers {
+		if to.Sub(from) > t.Width {
+			continue
+		}
+		g.rings[i].add(t.Width, from, to, bad, total)
+	}
+	return nil
+}
+
+// Extend says that the store now holds every event of [from, through):
+// through moves forward, and each tier that took intervals of this
+// resolution (res) is covered back to from.
+func (s *Store) Extend(from, through time.Time, res time.Duration) {
+	if through.After(s.through) {
+		s.through = through
+	}
+	for i, t := range s.tiers {
+		if res <= t.Width && (s.from[i].IsZero() || from.Before(s.from[i])) {
+			s.from[i] = from
+		}
+	}
+}
+
+// Covered is the oldest time from which some tier holds every event up to
+// Through; zero for an empty store.
+func (s *Store) Covered() time.Time {
+	var oldest time.Time
+	for i := range s.tiers {
+		if f := s.start(i); !f.IsZero() && (oldest.IsZero() || f.Before(oldest)) {
+			oldest = f
+		}
+	}
+	return oldest
+}
+
+// CoveredAt is the oldest time from which the finest tier whose slots are
+// at least res wide holds every event: where a backfill at resolution res
+// has reached.
+func (s *Store) CoveredAt(res time.Duration) time.Time {
+	for i, t := range s.tiers {
+		if t.Width >= res {
+			return s.start(i)
+		}
+	}
+	return time.Time{}
+}
+
+// start is where tier i's data begins: its coverage, or the oldest slot it
+// still keeps.
+func (s *Store) start(i int) time.Time {
+	if s.from[i].IsZero() {
+		return time.Time{}
+	}
+	t := s.tiers[i]
+	kept := time.Unix(0, (s.through.UnixNano()/int64(t.Width)-int64(t.slots())+1)*int64(t.Width))
+	if kept.After(s.from[i]) {
+		return kept
+	}
+	return s.from[i]
+}
+
+// Group is one group's events over a window.
+type Group struct {
+	Labels     model.LabelSet
+	Bad, Total float64
+}
+
+// resolution is how much finer than a window its slots must be: a slot cut
+// by the window's start can be off by its own events, at most a tenth of
+// the window's time. The finest tier serves every window.
+const resolution = 10
+
+// Sum returns every group's events over [from, to). ok is false when the
+// store does not hold the whole window at a fine enough resolution: its
+// start is older than the data, or its end newer. A window is then warming,
+// never empty.
+func (s *Store) Sum(from, to time.Time) (groups []Group, ok bool) {
+	tier := -1
+	for i, t := range s.tiers {
+		if i > 0 && t.Width > to.Sub(from)/resolution {
+			break
+		}
+		if st := s.start(i); !st.IsZero() && !from.Before(st) {
+			tier = i
+			break
+		}
+	}
+	if tier < 0 || to.After(s.through) || !to.After(from) {
+		return nil, false
+	}
+	w := s.tiers[tier].Width
+	for _, g := range s.groups {
+		if !g.seen.After(from) {
+			continue // nothing of the group in the window, as in a query's answer
+		}
+		bad, total := g.rings[tier].sum(w, from, to)
+		groups = append(groups, Group{Labels: g.labels, Bad: bad, Total: total})
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].Labels.Before(groups[j].Labels) })
+	return groups, true
+}
+
+// Prune drops the groups not seen over the whole retention: series gone
+// for good (a model retired, a pod replaced) no longer take memory.
+func (s *Store) Prune() int {
+	horizon := s.through.Add(-s.tiers[len(s.tiers)-1].Span)
+	n := 0
+	for fp, g := range s.groups {
+		if g.seen.Before(horizon) {
+			delete(s.groups, fp)
+			n++
+		}
+	}
+	return n
+}
+
+// Len is the number of groups kept.
+func (s *Store) Len() int { return len(s.groups) }
+
+// Bytes is the memory the slots of the store take.
+func (s *Store) Bytes() int {
+	per := 0
+	for _, t := range s.tiers {
+		per += 8 * t.slots()
+	}
+	return per * len(s.groups)
+}
+
+func newRing(n int) ring {
+	return ring{newest: math.MinInt64, bad: make([]float32, n), total: make([]float32, n)}
+}
+
+func slotOf(t time.Time, w time.Duration) int64 {
+	ns := t.UnixNano()
+	k := ns / int64(w)
+	if ns%int64(w) < 0 {
+		k--
+	}
+	return k
+}
+
+func slotStart(k int64, w time.Duration) time.Time { return time.Unix(0, k*int64(w)) }
+
+// advance makes slot k the newest, clearing the slots it reuses.
+func (r *ring) advance(k int64) {
+	n := int64(len(r.bad))
+	if r.newest == math.MinInt64 || k-r.newest >= n {
+		clear(r.bad)
+		clear(r.total)
+		r.newest = k
+		return
+	}
+	for j := r.newest + 1; j <= k; j++ {
+		i := mod(j, n)
+		r.bad[i], r.total[i] = 0, 0
+	}
+	r.newest = k
+}
+
+func (r *ring) add(w time.Duration, from, to time.Time, bad, total float64) {
+	n := int64(len(r.bad))
+	last := slotOf(to.Add(-1), w)
+	if last > r.newest {
+		r.advance(last)
+	}
+	span := float64(to.Sub(from))
+	for k := slotOf(from, w); k <= last; k++ {
+		if k <= r.newest-n {
+			continue // older than the ring keeps
+		}
+		f := overlap(slotStart(k, w), slotStart(k+1, w), from, to) / span
+		i := mod(k, n)
+		r.bad[i] += float32(bad * f)
+		r.total[i] += float32(total * f)
+	}
+}
+
+func (r *ring) sum(w time.Duration, from, to time.Time) (bad, total float64) {
+	if r.newest == math.MinInt64 {
+		return 0, 0
+	}
+	n := int64(len(r.bad))
+	for k := slotOf(from, w); k <= slotOf(to.Add(-1), w); k++ {
+		if k > r.newest || k <= r.newest-n {
+			continue
+		}
+		a, b := slotStart(k, w), slotStart(k+1, w)
+		f := overlap(a, b, from, to) / float64(w)
+		i := mod(k, n)
+		bad += float64(r.bad[i]) * f
+		total += float64(r.total[i]) * f
+	}
+	return bad, total
+}
+
+// overlap is the length of [a, b) ∩ [c, d) in nanoseconds.
+func overlap(a, b, c, d time.Time) float64 {
+	lo, hi := a, b
+	if c.After(lo) {
+		lo = c
+	}
+	if d.Before(hi) {
+		hi = d
+	}
+	if !hi.After(lo) {
+		return 0
+	}
+	return float64(hi.Sub(lo))
+}
+
+func mod(k, n int64) int64 {
+	m := k % n
+	if m < 0 {
+		m += n
+	}
+	return m
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
