@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -174,15 +175,69 @@ func isX(e parser.Expr) bool {
 //
 // les are the bound strings exactly as Prometheus stores them.
 func (q *PromQL) BucketIncreases(family string, sel []*labels.Matcher, les []string, groupBy []string, w time.Duration) string {
+	return q.BucketCounts(family, sel, les, groupBy, Increase(w))
+}
+
+// BucketCounts is BucketIncreases counted as c says.
+func (q *PromQL) BucketCounts(family string, sel []*labels.Matcher, les []string, groupBy []string, c Count) string {
 	e := q.skeleton(skelBuckets)
 	ms := append([]*labels.Matcher(nil), sel...)
 	if len(les) > 0 {
 		ms = append(ms, labels.MustNewMatcher(labels.MatchRegexp, "le", RegexpAlternation(les)))
 	}
 	setSelector(e, family+"_bucket", ms)
-	SetRanges(e, w)
+	e = c.apply(e)
 	setGrouping(e, groupBy)
 	return e.String()
+}
+
+// Count is how a query counts a counter's events over a span: the
+// increase() over a window (resets bridged, one sample per scrape read),
+// or the delta since Span ago — (x - x offset span) >= 0 — which reads two
+// samples per series at any scrape interval and adds up exactly across
+// consecutive spans: the event store's read of each cycle. A delta skips
+// the span in which a series restarts or first appears, as increase()
+// skips a series' first sample.
+type Count struct {
+	Span  time.Duration
+	Delta bool
+}
+
+// Increase counts events with increase() over w.
+func Increase(w time.Duration) Count { return Count{Span: w} }
+
+// Delta counts events as the counters' growth since step ago.
+func Delta(step time.Duration) Count { return Count{Span: step, Delta: true} }
+
+// ErrNotIncremental is an SLI side written as a full expression: its ranges
+// can be set to a window, but it has no delta form.
+var ErrNotIncremental = errors.New("a full expression has no per-step delta form")
+
+// apply sets the span of every increase() in e, or turns each into a delta.
+func (c Count) apply(e parser.Expr) parser.Expr {
+	if !c.Delta {
+		SetRanges(e, c.Span)
+		return e
+	}
+	delta := func(n parser.Expr) parser.Expr {
+		call, ok := n.(*parser.Call)
+		if !ok || call.Func.Name != "increase" {
+			return n
+		}
+		vs := call.Args[0].(*parser.MatrixSelector).VectorSelector.(*parser.VectorSelector)
+		prev := *vs
+		prev.LabelMatchers = append([]*labels.Matcher(nil), vs.LabelMatchers...)
+		prev.OriginalOffset = c.Span
+		sub := &parser.BinaryExpr{Op: parser.SUB, LHS: vs, RHS: &prev, VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}
+		return &parser.ParenExpr{Expr: &parser.BinaryExpr{Op: parser.GTE, LHS: &parser.ParenExpr{Expr: sub}, RHS: &parser.NumberLiteral{Val: 0}}}
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if a, ok := n.(*parser.AggregateExpr); ok {
+			a.Expr = delta(a.Expr)
+		}
+		return nil
+	})
+	return e
 }
 
 // BucketBounds returns a query whose result has one series per le value of
@@ -223,6 +278,10 @@ func RenameVLLM(e parser.Expr, names func(short string) string) {
 // increase over w. A bare selector is wrapped in increase(); a full
 // expression keeps its shape and has each range set to w.
 func (q *PromQL) CounterIncrease(side parser.Expr, sel []*labels.Matcher, groupBy []string, w time.Duration, names func(string) string) (parser.Expr, error) {
+	return q.counterCount(side, sel, groupBy, Increase(w), names)
+}
+
+func (q *PromQL) counterCount(side parser.Expr, sel []*labels.Matcher, groupBy []string, c Count, names func(string) string) (parser.Expr, error) {
 	side = parser.Expr(cloneExpr(q, side))
 	RenameVLLM(side, names)
 	InjectMatchers(side, sel)
@@ -234,10 +293,14 @@ func (q *PromQL) CounterIncrease(side parser.Expr, sel []*labels.Matcher, groupB
 			}
 			return nil
 		})
-		SetRanges(e, w)
+		e = c.apply(e)
 		setGrouping(e, groupBy)
 		return e, nil
 	}
+	if c.Delta {
+		return nil, ErrNotIncremental
+	}
+	w := c.Span
 	if SetRanges(side, w) == 0 {
 		return nil, fmt.Errorf("expression %q has no range selector: write e.g. increase(metric[5m]); its range is replaced by each window", side)
 	}
@@ -249,11 +312,16 @@ func (q *PromQL) CounterIncrease(side parser.Expr, sel []*labels.Matcher, groupB
 // RatioParts returns one query whose result holds both halves of a ratio SLI
 // over w, told apart by PartLabel, so a window costs one round trip.
 func (q *PromQL) RatioParts(errors, total parser.Expr, sel []*labels.Matcher, groupBy []string, w time.Duration, names func(string) string) (string, error) {
-	ee, err := q.CounterIncrease(errors, sel, groupBy, w, names)
+	return q.RatioCounts(errors, total, sel, groupBy, Increase(w), names)
+}
+
+// RatioCounts is RatioParts counted as c says.
+func (q *PromQL) RatioCounts(errors, total parser.Expr, sel []*labels.Matcher, groupBy []string, c Count, names func(string) string) (string, error) {
+	ee, err := q.counterCount(errors, sel, groupBy, c, names)
 	if err != nil {
 		return "", fmt.Errorf("errors: %w", err)
 	}
-	te, err := q.CounterIncrease(total, sel, groupBy, w, names)
+	te, err := q.counterCount(total, sel, groupBy, c, names)
 	if err != nil {
 		return "", fmt.Errorf("total: %w", err)
 	}
