@@ -38,7 +38,27 @@ type Rule struct {
 const (
 	RecordErrorRatio = "vllm_sentinel:slo_error_ratio"
 	RecordEvents     = "vllm_sentinel:slo_events"
+	// RecordBadEvents and RecordTotalEvents are the base records: the bad
+	// and all events of the last BaseSlot, per group, from which the long
+	// windows are summed.
+	RecordBadEvents   = "vllm_sentinel:slo_bad_events:increase5m"
+	RecordTotalEvents = "vllm_sentinel:slo_total_events:increase5m"
 )
+
+// BaseSlot is the range of the base records and the interval of their
+// group: one sample per slot, so that summing a window's samples counts
+// every slot once.
+const BaseSlot = 5 * time.Minute
+
+// MaxDirectWindow is the longest window recorded straight from the raw
+// series. Such a window reads at most an hour of samples per series, cheap
+// next to the budget window, and stays exact and fresh: a window summed
+// from base records lags by up to one slot, a twelfth of an hour, and has
+// nothing to sum on a Prometheus that has just loaded the rules.
+const MaxDirectWindow = time.Hour
+
+// baseGroupSuffix names the group of an SLO's base records.
+const baseGroupSuffix = "-increase5m"
 
 func windowSuffix(w time.Duration) string { return ":rate" + Duration(w).String() }
 
@@ -53,62 +73,140 @@ func leSpellings(v float64) []string {
 	return out
 }
 
-// ExportRules turns SLOs into a rule file: per SLO and window, the error
-// ratio and the event count as recording rules, and each window pair as an
-// SLOBurnRate alert with the labels the daemon gives it. Latency thresholds
-// cannot be checked against the deployment's buckets offline, so every
-// usual spelling of the bound is matched. Interpolated thresholds are
-// refused: a rule file has no way to say "approximately".
+// ExportRules turns SLOs into a rule file, two groups per SLO, in the shape
+// of Pyrra's performance mode:
+//
+//   - "vllm-sentinel-slo-NAME-increase5m", evaluated every BaseSlot,
+//     records the increase of the bad events (RecordBadEvents) and of all
+//     events (RecordTotalEvents) over the last slot, per group;
+//   - "vllm-sentinel-slo-NAME", evaluated every interval, records per
+//     window the error ratio and the event count, and holds each window
+//     pair as an SLOBurnRate alert with the labels the daemon gives it.
+//
+// Windows up to MaxDirectWindow are computed from the raw series; longer
+// ones sum the base records (sum_over_time), so a 28d window reads one
+// sample per group and slot, not every scraped sample of 28 days. The sum
+// is off by at most one slot at each end: at time t it covers the slots
+// recorded in (t-w, t], which end up to one slot before t, and a slot lost
+// to a missed evaluation or a restart is missing from every window that
+// spans it. (Prometheus 2 selects [t-w, t], one more slot when a base
+// sample falls exactly on t-w.) The base group is left out when no window
+// needs it. A Prometheus that has just loaded the rules has base records
+// only from then on, so the long windows cover that much until they fill
+// up, unless the base group is backfilled (promtool tsdb
+// create-blocks-from rules).
+//
+// Latency thresholds cannot be checked against the deployment's buckets
+// offline, so every usual spelling of the bound is matched. Interpolated
+// thresholds are refused: a rule file has no way to say "approximately";
+// so are calendar windows, whose range changes every day.
 func (q *PromQL) ExportRules(slos []*SLO, names func(string) string, interval time.Duration, external map[string]string) (*RuleFile, error) {
 	if names == nil {
 		names = func(s string) string { return MetricName(s, FlavourV1) }
 	}
 	f := &RuleFile{}
 	for _, s := range slos {
-		g := RuleGroup{Name: "vllm-sentinel-slo-" + s.Name, Interval: Duration(interval).String()}
-		windows := append(s.QueryWindows(), s.Window)
 		if s.Calendar != "" {
 			return nil, fmt.Errorf("SLO %q: calendar windows cannot be exported as rules (their range changes every day)", s.Name)
 		}
-		sloLabel := map[string]string{"slo": s.Name}
-		for _, w := range windows {
-			ratio, events, err := q.exportSLI(s, names, w)
-			if err != nil {
-				return nil, fmt.Errorf("SLO %q: %w", s.Name, err)
-			}
-			g.Rules = append(g.Rules,
-				Rule{Record: RecordErrorRatio + windowSuffix(w), Expr: ratio, Labels: sloLabel},
-				Rule{Record: RecordEvents + windowSuffix(w), Expr: events, Labels: sloLabel})
+		groups, err := q.exportSLO(s, names, interval, external)
+		if err != nil {
+			return nil, fmt.Errorf("SLO %q: %w", s.Name, err)
 		}
-		for _, w := range s.Windows {
-			g.Rules = append(g.Rules, q.exportAlert(s, w, external))
-		}
-		f.Groups = append(f.Groups, g)
+		f.Groups = append(f.Groups, groups...)
 	}
 	return f, nil
 }
 
+// exportSLO returns the base group (if a window needs it) and the window
+// and alert group of s.
+func (q *PromQL) exportSLO(s *SLO, names func(string) string, interval time.Duration, external map[string]string) ([]RuleGroup, error) {
+	sloLabel := map[string]string{"slo": s.Name}
+	g := RuleGroup{Name: "vllm-sentinel-slo-" + s.Name, Interval: Duration(interval).String()}
+	summed := false
+	for _, w := range exportWindows(s) {
+		var ratio, events string
+		if w <= MaxDirectWindow {
+			var err error
+			if ratio, events, err = q.exportSLI(s, names, w); err != nil {
+				return nil, err
+			}
+		} else {
+			ratio, events = summedSLI(s, w)
+			summed = true
+		}
+		g.Rules = append(g.Rules,
+			Rule{Record: RecordErrorRatio + windowSuffix(w), Expr: ratio, Labels: sloLabel},
+			Rule{Record: RecordEvents + windowSuffix(w), Expr: events, Labels: sloLabel})
+	}
+	for _, w := range s.Windows {
+		g.Rules = append(g.Rules, q.exportAlert(s, w, external))
+	}
+	if !summed {
+		return []RuleGroup{g}, nil
+	}
+	bad, total, err := q.exportBase(s, names)
+	if err != nil {
+		return nil, err
+	}
+	base := RuleGroup{Name: g.Name + baseGroupSuffix, Interval: Duration(BaseSlot).String(), Rules: []Rule{
+		{Record: RecordBadEvents, Expr: bad, Labels: sloLabel},
+		{Record: RecordTotalEvents, Expr: total, Labels: sloLabel},
+	}}
+	return []RuleGroup{base, g}, nil
+}
+
+// exportWindows lists the windows s records, shortest first, each once:
+// the burn-rate windows and the budget window, which may be one of them.
+func exportWindows(s *SLO) []time.Duration {
+	ws := s.QueryWindows()
+	for _, w := range ws {
+		if w == s.Window {
+			return ws
+		}
+	}
+	return append(ws, s.Window)
+}
+
+// exportBase returns the base records' expressions: the bad events and all
+// events of s over the last BaseSlot, by group. A latency SLI's bad events
+// are those above the threshold bucket, total minus good, floored at zero
+// because increase extrapolates each series on its own.
+func (q *PromQL) exportBase(s *SLO, names func(string) string) (bad, total string, err error) {
+	switch {
+	case s.Latency != nil:
+		if s.Latency.Interpolate {
+			return "", "", fmt.Errorf("threshold_mode: interpolate cannot be exported")
+		}
+		goodE, totalE := q.latencyIncreases(s, names, BaseSlot)
+		diff := &parser.BinaryExpr{Op: parser.SUB, LHS: totalE, RHS: goodE, VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}
+		clamp := &parser.Call{Func: parser.Functions["clamp_min"], Args: parser.Expressions{diff, &parser.NumberLiteral{Val: 0}}}
+		return clamp.String(), totalE.String(), nil
+	case s.Ratio != nil:
+		ee, te, err := q.ratioIncreases(s, names, BaseSlot)
+		if err != nil {
+			return "", "", err
+		}
+		return ee.String(), te.String(), nil
+	}
+	return "", "", fmt.Errorf("no SLI")
+}
+
+// exportSLI returns the error ratio and the event count of s over w,
+// computed from the raw series.
 func (q *PromQL) exportSLI(s *SLO, names func(string) string, w time.Duration) (ratio, events string, err error) {
 	switch {
 	case s.Latency != nil:
 		if s.Latency.Interpolate {
 			return "", "", fmt.Errorf("threshold_mode: interpolate cannot be exported")
 		}
-		family := names(s.Latency.Metric)
-		good := q.fill(`sum(increase(m[1m])) > 0`, family+"_bucket", append(append([]*labels.Matcher(nil), s.Selector...),
-			labels.MustNewMatcher(labels.MatchRegexp, "le", RegexpAlternation(leSpellings(s.Latency.Threshold)))), s.GroupBy, w, 0)
-		total := q.fill(`sum(increase(m[1m])) > 0`, family+"_count", s.Selector, s.GroupBy, w, 0)
-		goodE, totalE := good.(*parser.BinaryExpr).LHS, total.(*parser.BinaryExpr).LHS
+		goodE, totalE := q.latencyIncreases(s, names, w)
 		// 1 - good/total, matched on the group labels.
 		div := &parser.BinaryExpr{Op: parser.DIV, LHS: goodE, RHS: totalE, VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}
 		one := &parser.BinaryExpr{Op: parser.SUB, LHS: &parser.NumberLiteral{Val: 1}, RHS: &parser.ParenExpr{Expr: div}}
 		return one.String(), totalE.String(), nil
 	case s.Ratio != nil:
-		ee, err := q.CounterIncrease(s.Ratio.Errors, s.Selector, s.GroupBy, w, names)
-		if err != nil {
-			return "", "", err
-		}
-		te, err := q.CounterIncrease(s.Ratio.Total, s.Selector, s.GroupBy, w, names)
+		ee, te, err := q.ratioIncreases(s, names, w)
 		if err != nil {
 			return "", "", err
 		}
@@ -116,6 +214,44 @@ func (q *PromQL) exportSLI(s *SLO, names func(string) string, w time.Duration) (
 		return div.String(), te.String(), nil
 	}
 	return "", "", fmt.Errorf("no SLI")
+}
+
+// latencyIncreases returns the increase over w, by group, of the requests
+// at or below the threshold (its bucket, in every spelling of the bound)
+// and of all requests (_count).
+func (q *PromQL) latencyIncreases(s *SLO, names func(string) string, w time.Duration) (good, total parser.Expr) {
+	family := names(s.Latency.Metric)
+	goodE := q.fill(`sum(increase(m[1m])) > 0`, family+"_bucket", append(append([]*labels.Matcher(nil), s.Selector...),
+		labels.MustNewMatcher(labels.MatchRegexp, "le", RegexpAlternation(leSpellings(s.Latency.Threshold)))), s.GroupBy, w, 0)
+	totalE := q.fill(`sum(increase(m[1m])) > 0`, family+"_count", s.Selector, s.GroupBy, w, 0)
+	return goodE.(*parser.BinaryExpr).LHS, totalE.(*parser.BinaryExpr).LHS
+}
+
+// ratioIncreases returns both sides of a ratio SLI as increases over w.
+func (q *PromQL) ratioIncreases(s *SLO, names func(string) string, w time.Duration) (errs, total parser.Expr, err error) {
+	if errs, err = q.CounterIncrease(s.Ratio.Errors, s.Selector, s.GroupBy, w, names); err != nil {
+		return nil, nil, err
+	}
+	if total, err = q.CounterIncrease(s.Ratio.Total, s.Selector, s.GroupBy, w, names); err != nil {
+		return nil, nil, err
+	}
+	return errs, total, nil
+}
+
+// summedSLI returns the error ratio and the event count of s over w as
+// sums of the base records:
+//
+//	sum by (group...) (sum_over_time(bad{slo}[w])) / sum by (group...) (sum_over_time(total{slo}[w]))
+//
+// The outer sum keeps only the group labels, as the direct windows do.
+func summedSLI(s *SLO, w time.Duration) (ratio, events string) {
+	sum := func(record string) parser.Expr {
+		over := &parser.Call{Func: parser.Functions["sum_over_time"], Args: parser.Expressions{
+			&parser.MatrixSelector{VectorSelector: recorded(record, s.Name), Range: w}}}
+		return &parser.AggregateExpr{Op: parser.SUM, Grouping: append([]string(nil), s.GroupBy...), Expr: over}
+	}
+	div := &parser.BinaryExpr{Op: parser.DIV, LHS: sum(RecordBadEvents), RHS: sum(RecordTotalEvents), VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}
+	return div.String(), sum(RecordTotalEvents).String()
 }
 
 // exportAlert writes pair w as an alerting rule whose value is the long

@@ -4,16 +4,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
-// The exported alert is the daemon's burn alert: same labels, same summary
-// shape, and an expression whose value is the long window's burn rate.
-func TestExportedBurnAlertIsTheDaemonsAlert(t *testing.T) {
+func exportFixture(t *testing.T, spec SLOSpec) (*PromQL, *SLO, *RuleFile) {
+	t.Helper()
 	p := NewPromQL()
-	obj, _ := ParseObjective("99")
-	spec := SLOSpec{Name: "errors", Objective: obj, Window: Duration(30 * 24 * time.Hour),
-		SLI:      SLISpec{Ratio: &RatioSLI{Errors: `vllm:request_success_total{finished_reason="error"}`, Total: `vllm:request_success_total`}},
-		Alerting: AlertingSpec{Labels: map[string]string{"team": "inference", "severity": "ignored"}, Annotations: map[string]string{"runbook_url": "https://runbooks.example/errors", "dashboard": "{{ .SLO }}"}}}
 	s, err := Compile(p, spec, Defaults{GroupBy: []string{"model_name"}})
 	if err != nil {
 		t.Fatal(err)
@@ -22,10 +19,45 @@ func TestExportedBurnAlertIsTheDaemonsAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, s, f
+}
+
+func exportErrorsSpec() SLOSpec {
+	obj, _ := ParseObjective("99")
+	return SLOSpec{Name: "errors", Objective: obj, Window: Duration(30 * 24 * time.Hour),
+		SLI:      SLISpec{Ratio: &RatioSLI{Errors: `vllm:request_success_total{finished_reason="error"}`, Total: `vllm:request_success_total`}},
+		Alerting: AlertingSpec{Labels: map[string]string{"team": "inference", "severity": "ignored"}, Annotations: map[string]string{"runbook_url": "https://runbooks.example/errors", "dashboard": "{{ .SLO }}"}}}
+}
+
+func exportTTFTSpec() SLOSpec {
+	obj, _ := ParseObjective("99")
+	return SLOSpec{Name: "ttft", Objective: obj, Window: Duration(28 * 24 * time.Hour),
+		SLI: SLISpec{Latency: &LatencySLI{Metric: "time_to_first_token", Threshold: 1, Selector: `{job="vllm"}`}}}
+}
+
+// windowGroup is the group of an SLO's windows and alerts, named as before
+// the base records got their own group, so that Prometheus keeps its alert
+// state across the upgrade.
+func windowGroup(t *testing.T, f *RuleFile, slo string) *RuleGroup {
+	t.Helper()
+	for i := range f.Groups {
+		if f.Groups[i].Name == "vllm-sentinel-slo-"+slo {
+			return &f.Groups[i]
+		}
+	}
+	t.Fatalf("no group for SLO %s in %+v", slo, f.Groups)
+	return nil
+}
+
+// The exported alert is the daemon's burn alert: same labels, same summary
+// shape, and an expression whose value is the long window's burn rate.
+func TestExportedBurnAlertIsTheDaemonsAlert(t *testing.T) {
+	p, s, f := exportFixture(t, exportErrorsSpec())
+	g := windowGroup(t, f, "errors")
 	var page *Rule
-	for i, r := range f.Groups[0].Rules {
+	for i, r := range g.Rules {
 		if r.Alert != "" && r.Labels["long_window"] == "1h" {
-			page = &f.Groups[0].Rules[i]
+			page = &g.Rules[i]
 		}
 	}
 	if page == nil {
@@ -53,5 +85,197 @@ func TestExportedBurnAlertIsTheDaemonsAlert(t *testing.T) {
 	}
 	if page.Annotations["runbook_url"] != "https://runbooks.example/errors" || page.Annotations["dashboard"] != "" {
 		t.Errorf("annotations %v", page.Annotations)
+	}
+}
+
+// Each SLO exports a base group, evaluated every 5m, that records the bad
+// and all events of the last 5m; windows up to 1h (5m, 30m, 1h) are read
+// from the raw series and every longer one, the budget window included,
+// sums the base records. No expression reads more than 5m of a raw series
+// except those direct windows, which read exactly their window.
+func TestExportSumsLongWindowsFromFiveMinuteRecords(t *testing.T) {
+	for name, tc := range map[string]struct {
+		spec       SLOSpec
+		bad, total string
+	}{
+		"latency": {
+			spec:  exportTTFTSpec(),
+			bad:   `clamp_min(sum by (model_name) (increase(vllm:time_to_first_token_seconds_count{job="vllm"}[5m])) - sum by (model_name) (increase(vllm:time_to_first_token_seconds_bucket{job="vllm",le=~"1|1\\.0"}[5m])), 0)`,
+			total: `sum by (model_name) (increase(vllm:time_to_first_token_seconds_count{job="vllm"}[5m]))`,
+		},
+		"ratio": {
+			spec:  exportErrorsSpec(),
+			bad:   `sum by (model_name) (increase(vllm:request_success_total{finished_reason="error"}[5m]))`,
+			total: `sum by (model_name) (increase(vllm:request_success_total[5m]))`,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, s, f := exportFixture(t, tc.spec)
+			if len(f.Groups) != 2 {
+				t.Fatalf("%d groups, want the base group and the window group", len(f.Groups))
+			}
+			base, g := f.Groups[0], windowGroup(t, f, s.Name)
+			if base.Name != g.Name+"-increase5m" || base.Interval != "5m" || g.Interval != "30s" {
+				t.Errorf("groups %q every %s, %q every %s", base.Name, base.Interval, g.Name, g.Interval)
+			}
+			if len(base.Rules) != 2 ||
+				base.Rules[0].Record != RecordBadEvents || base.Rules[0].Expr != tc.bad ||
+				base.Rules[1].Record != RecordTotalEvents || base.Rules[1].Expr != tc.total {
+				t.Errorf("base rules\n got  %+v\n want %s = %s\n      %s = %s", base.Rules, RecordBadEvents, tc.bad, RecordTotalEvents, tc.total)
+			}
+			for _, r := range base.Rules {
+				if len(r.Labels) != 1 || r.Labels["slo"] != s.Name {
+					t.Errorf("%s: labels %v", r.Record, r.Labels)
+				}
+				checkRanges(t, p, r, BaseSlot, false)
+			}
+
+			recorded := map[string]int{}
+			for _, r := range g.Rules {
+				if r.Alert != "" {
+					checkRanges(t, p, r, 0, false)
+					continue
+				}
+				recorded[r.Record]++
+				w := recordWindow(t, r.Record)
+				checkRanges(t, p, r, w, w > time.Hour)
+				if r.Labels["slo"] != s.Name {
+					t.Errorf("%s: labels %v", r.Record, r.Labels)
+				}
+			}
+			for _, w := range append(s.QueryWindows(), s.Window) {
+				for _, name := range []string{RecordErrorRatio + windowSuffix(w), RecordEvents + windowSuffix(w)} {
+					if recorded[name] != 1 {
+						t.Errorf("%s recorded %d times, want once", name, recorded[name])
+					}
+				}
+			}
+
+			budget := Duration(s.Window).String()
+			wantRatio := `sum by (model_name) (sum_over_time(vllm_sentinel:slo_bad_events:increase5m{slo="` + s.Name + `"}[` + budget + `])) / ` +
+				`sum by (model_name) (sum_over_time(vllm_sentinel:slo_total_events:increase5m{slo="` + s.Name + `"}[` + budget + `]))`
+			wantEvents := `sum by (model_name) (sum_over_time(vllm_sentinel:slo_total_events:increase5m{slo="` + s.Name + `"}[` + budget + `]))`
+			for _, r := range g.Rules {
+				switch r.Record {
+				case RecordErrorRatio + windowSuffix(s.Window):
+					if r.Expr != wantRatio {
+						t.Errorf("budget window ratio\n got  %s\n want %s", r.Expr, wantRatio)
+					}
+				case RecordEvents + windowSuffix(s.Window):
+					if r.Expr != wantEvents {
+						t.Errorf("budget window events\n got  %s\n want %s", r.Expr, wantEvents)
+					}
+				}
+			}
+		})
+	}
+}
+
+// recordWindow is the window of a recorded name such as
+// vllm_sentinel:slo_events:rate6h.
+func recordWindow(t *testing.T, record string) time.Duration {
+	t.Helper()
+	i := strings.LastIndex(record, ":rate")
+	if i < 0 || (!strings.HasPrefix(record, RecordErrorRatio+":") && !strings.HasPrefix(record, RecordEvents+":")) {
+		t.Fatalf("unexpected record %q", record)
+	}
+	d, err := ParseDuration(record[i+len(":rate"):])
+	if err != nil {
+		t.Fatalf("record %q: %v", record, err)
+	}
+	return d.D()
+}
+
+// checkRanges parses r and checks each of its range selectors: a summed
+// rule reads only the base records, through sum_over_time, over w; any
+// other rule reads only raw series, over w (0: no range at all).
+func checkRanges(t *testing.T, p *PromQL, r Rule, w time.Duration, summed bool) {
+	t.Helper()
+	e, err := p.ParseExpr(r.Expr)
+	if err != nil {
+		t.Errorf("%s%s does not parse: %v", r.Record, r.Alert, err)
+		return
+	}
+	n := 0
+	parser.Inspect(e, func(node parser.Node, path []parser.Node) error {
+		ms, ok := node.(*parser.MatrixSelector)
+		if !ok {
+			return nil
+		}
+		n++
+		vs := ms.VectorSelector.(*parser.VectorSelector)
+		isBase := vs.Name == RecordBadEvents || vs.Name == RecordTotalEvents
+		if ms.Range != w {
+			t.Errorf("%s: %s read over %s, want %s", r.Record, vs, Duration(ms.Range), Duration(w))
+		}
+		if !isBase && ms.Range > time.Hour {
+			t.Errorf("%s: raw series %s read over %s", r.Record, vs, Duration(ms.Range))
+		}
+		if !summed {
+			if strings.HasPrefix(vs.Name, "vllm_sentinel:") {
+				t.Errorf("%s: direct rule reads the record %s", r.Record, vs)
+			}
+			return nil
+		}
+		call, ok := path[len(path)-1].(*parser.Call)
+		if !isBase || !ok || call.Func.Name != "sum_over_time" {
+			t.Errorf("%s: reads %s other than as sum_over_time of a base record", r.Record, vs)
+		}
+		return nil
+	})
+	if (n == 0) != (w == 0) {
+		t.Errorf("%s%s: %d range selectors in %s", r.Record, r.Alert, n, r.Expr)
+	}
+}
+
+// A budget window that is also a burn-rate window is recorded once; an SLO
+// whose windows are all direct has no base group to evaluate.
+func TestExportRecordsEachWindowOnceAndBaseOnlyWhenSummed(t *testing.T) {
+	spec := exportErrorsSpec()
+	spec.Window = Duration(72 * time.Hour)
+	_, _, f := exportFixture(t, spec)
+	seen := map[string]bool{}
+	for _, r := range windowGroup(t, f, "errors").Rules {
+		if r.Record != "" && seen[r.Record] {
+			t.Errorf("%s recorded twice", r.Record)
+		}
+		seen[r.Record] = true
+	}
+	if !seen[RecordErrorRatio+":rate3d"] || len(f.Groups) != 2 {
+		t.Errorf("3d SLO: %d groups, records %v", len(f.Groups), seen)
+	}
+
+	spec.Window = Duration(time.Hour)
+	_, _, f = exportFixture(t, spec)
+	if len(f.Groups) != 1 || f.Groups[0].Name != "vllm-sentinel-slo-errors" {
+		t.Fatalf("1h SLO: groups %+v", f.Groups)
+	}
+	for _, r := range f.Groups[0].Rules {
+		if strings.Contains(r.Expr, "sum_over_time") {
+			t.Errorf("1h SLO sums base records: %s", r.Expr)
+		}
+	}
+}
+
+func TestExportRefusesCalendarAndInterpolation(t *testing.T) {
+	p := NewPromQL()
+	interp := exportTTFTSpec()
+	interp.SLI.Latency.ThresholdMode = ThresholdInterpolate
+	cal := exportErrorsSpec()
+	cal.Window, cal.Calendar = 0, "month"
+	for name, tc := range map[string]struct {
+		spec SLOSpec
+		want string
+	}{
+		"interpolate": {interp, "interpolate cannot be exported"},
+		"calendar":    {cal, "calendar windows cannot be exported"},
+	} {
+		s, err := Compile(p, tc.spec, Defaults{GroupBy: []string{"model_name"}})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := p.ExportRules([]*SLO{s}, nil, time.Minute, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", name, err, tc.want)
+		}
 	}
 }
