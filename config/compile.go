@@ -32,6 +32,9 @@ func (l *loader) checkSettings(cfg *Config) {
 	if cfg.Prometheus.Timeout <= 0 {
 		l.at([]any{"prometheus", "timeout"}, "must be positive")
 	}
+	if cfg.Prometheus.QueryOffset < 0 {
+		l.at([]any{"prometheus", "query_offset"}, "must not be negative")
+	}
 	if err := cfg.Prometheus.HTTPConfig.Validate(); err != nil {
 		l.at([]any{"prometheus", "http_config"}, "%v", err)
 	}

@@ -56,10 +56,14 @@ type GlobalConfig struct {
 
 // PrometheusConfig says where to query and how.
 type PrometheusConfig struct {
-	URL        string                     `yaml:"url"`
-	Timeout    rules.Duration             `yaml:"timeout"`
-	Headers    map[string]string          `yaml:"headers"`
-	HTTPConfig commoncfg.HTTPClientConfig `yaml:"http_config"`
+	URL     string         `yaml:"url"`
+	Timeout rules.Duration `yaml:"timeout"`
+	// QueryOffset evaluates this far behind now, as a Prometheus rule
+	// group's query_offset, for backends that receive samples late
+	// (remote write into Mimir or Thanos Receive).
+	QueryOffset rules.Duration             `yaml:"query_offset"`
+	Headers     map[string]string          `yaml:"headers"`
+	HTTPConfig  commoncfg.HTTPClientConfig `yaml:"http_config"`
 }
 
 // VLLMConfig describes how vLLM's metrics look in this Prometheus.

@@ -71,6 +71,10 @@ func (e *Engine) Cycle(ctx context.Context, ts time.Time) *Report {
 	if e.store != nil {
 		e.save(ts)
 	}
+	if err := e.ev.SaveEvents(ts, false); err != nil {
+		e.opts.Logger.Error("saving the event store failed; a restart catches up from the last save", "err", err)
+		e.metrics.stateSaveFailures.Inc()
+	}
 	if len(rep.Due) > 0 && e.sender != nil {
 		e.sender.Send(rep.Due...)
 	}

@@ -250,6 +250,7 @@ func (e *Engine) CopyState(old *Engine) {
 	maps.Copy(e.lost, old.lost)
 	e.history = append([]*Report(nil), old.history...)
 	e.last = old.last
+	e.ev.AdoptEvents(old.ev)
 }
 
 // Ready reports whether a cycle has completed with every query answered.

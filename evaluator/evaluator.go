@@ -18,6 +18,13 @@ type Options struct {
 	Names *Names
 	// Parallel bounds the concurrent queries of one SLO (default 4).
 	Parallel int
+	// Events, when set, keeps each SLO's events in a store fed step by
+	// step; without it every window is queried in full.
+	Events *EventOptions
+	// QueryOffset evaluates this far behind the time asked for, as a
+	// Prometheus rule group's query_offset: samples that a remote-write
+	// backend receives late are in by then.
+	QueryOffset time.Duration
 }
 
 // Evaluator evaluates SLOs at explicit times. It never reads the clock: the
@@ -28,6 +35,7 @@ type Evaluator struct {
 	indicators []*rules.Indicator
 	promql     *rules.PromQL
 	opts       Options
+	events     *eventStores
 }
 
 // New returns an Evaluator of SLOs and indicators over q.
@@ -41,7 +49,28 @@ func New(q Querier, slos []*rules.SLO, indicators []*rules.Indicator, opts Optio
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
 	}
-	return &Evaluator{q: q, slos: slos, indicators: indicators, promql: rules.NewPromQL(), opts: opts}
+	e := &Evaluator{q: q, slos: slos, indicators: indicators, promql: rules.NewPromQL(), opts: opts}
+	if opts.Events != nil {
+		e.events = newEventStores(*opts.Events, opts.Logger)
+	}
+	return e
+}
+
+// SaveEvents writes the event stores changed since they were last saved,
+// when their save period has passed or force is set (at shutdown).
+func (e *Evaluator) SaveEvents(now time.Time, force bool) error {
+	if e.events == nil {
+		return nil
+	}
+	return e.events.Save(now, force)
+}
+
+// AdoptEvents takes over old's event stores of SLOs that did not change: a
+// reload keeps them.
+func (e *Evaluator) AdoptEvents(old *Evaluator) {
+	if e.events != nil && old != nil {
+		e.events.adopt(old.events)
+	}
 }
 
 // Names is the evaluator's metric-name resolver.
@@ -54,6 +83,7 @@ func (e *Evaluator) Names() *Names { return e.opts.Names }
 // configured.
 func (e *Evaluator) Eval(ctx context.Context, ts time.Time) (*Result, error) {
 	res := &Result{Time: ts, SLOs: []SLOResult{}, Indicators: []IndicatorResult{}}
+	ts = ts.Add(-e.opts.QueryOffset)
 	probeErr := e.opts.Names.Detect(ctx, e.q, ts)
 	if probeErr != nil {
 		e.opts.Logger.Warn("metric name detection failed; keeping the previous names", "err", probeErr)
@@ -92,12 +122,14 @@ func (e *Evaluator) targetsDown(ctx context.Context, ts time.Time) []map[string]
 func (e *Evaluator) over(q Querier) *Evaluator {
 	cp := *e
 	cp.q = q
+	// Replays of the past query their windows: the stores hold the present.
+	cp.events = nil
 	return &cp
 }
 
 func (e *Evaluator) evalSLOs(ctx context.Context, ts time.Time, res *Result) {
 	for _, s := range e.slos {
-		ev := &sloEval{q: e.q, promql: e.promql, slo: s, names: e.opts.Names.Name, native: e.opts.Names.Native, parallel: e.opts.Parallel}
+		ev := &sloEval{q: e.q, promql: e.promql, slo: s, names: e.opts.Names.Name, native: e.opts.Names.Native, parallel: e.opts.Parallel, events: e.events}
 		rs, err := ev.run(ctx, ts)
 		if err != nil {
 			se := EvalError{SLO: s.Name, Error: err.Error(), Unavailable: Retriable(err)}

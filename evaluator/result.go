@@ -17,6 +17,9 @@ const (
 	// its errors side: zero errors cannot be told from a selector that
 	// matches nothing, so it is not reported as ok.
 	StateErrorsAbsent = "errors_absent"
+	// StateWarming is an SLO whose event store does not hold its long
+	// windows yet (a first start backfills them): not ok, not a page.
+	StateWarming = "warming"
 )
 
 // Result is one evaluation at one time.
@@ -108,6 +111,9 @@ type WindowResult struct {
 	ErrorRatio *float64       `json:"error_ratio"`
 	BurnRate   *float64       `json:"burn_rate"`
 	Events     float64        `json:"events"`
+	// Warming is a window the event store does not hold yet: its numbers
+	// are unknown, never zero.
+	Warming bool `json:"warming,omitempty"`
 }
 
 // FiringPair is a window pair whose long and short burn rates both exceed

@@ -11,6 +11,13 @@ import (
 // first (with its own deadline), so its state is saved and sends queued.
 func (e *Engine) Run(ctx context.Context) {
 	e.metrics.results.engine.Store(e)
+	defer func() {
+		// What the stores hold since their last save: a restart then
+		// catches up only the time it was down.
+		if err := e.ev.SaveEvents(e.opts.Now(), true); err != nil {
+			e.opts.Logger.Error("saving the event store at shutdown failed", "err", err)
+		}
+	}()
 	interval := e.opts.Interval
 	next := e.opts.Now().Truncate(interval).Add(interval)
 	// Evaluate once at start so readiness and the watchdog need no wait.

@@ -125,6 +125,17 @@ type windowData struct {
 	groups map[model.Fingerprint]*groupCounts
 	// errorSeries is set when a ratio SLI's errors side had any series.
 	errorSeries bool
+	// warming is a window the event store does not hold yet.
+	warming bool
+}
+
+func warming(data []*windowData) bool {
+	for _, wd := range data {
+		if wd.warming {
+			return true
+		}
+	}
+	return false
 }
 
 // InvalidDataError is an answer whose numbers cannot be event counts: NaN
@@ -195,31 +206,41 @@ type sloEval struct {
 	native func(string) bool
 	// parallel bounds concurrent queries of one SLO.
 	parallel int
+	// events, when set, holds the SLO's events: windows are sums over it.
+	events *eventStores
 }
 
-func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
-	s := e.slo
-	periodStart, periodLen := s.Period(ts)
-	budgetWindow := ts.Sub(periodStart).Truncate(time.Second)
-	windows := s.QueryWindows()
+// sli is an SLO's SLI resolved against Prometheus: how to query its events
+// over a span, and how to read an answer into counts.
+type sli struct {
+	family       string
+	native       bool
+	interpolated bool
+	// identity is what the queries count, for the event store's id.
+	identity string
+	build    func(rules.Count) (string, error)
+	count    func(w time.Duration, vec model.Vector) *windowData
+}
 
-	var family string
-	var buildQuery func(w time.Duration) (string, error)
-	var lower, upper float64
-	interpolated := false
-	native := false
+// resolve finds how to count the SLO's events at ts: for a classic latency
+// SLI, the bucket bounds of its threshold (read again every boundsTTL when
+// an event store caches them).
+func (e *sloEval) resolve(ctx context.Context, ts time.Time) (*sli, error) {
+	s := e.slo
 	switch {
 	case s.Latency != nil && e.native != nil && e.native(s.Latency.Metric):
 		// A native histogram has no le series to check the threshold
 		// against: histogram_fraction reads it, exactly at a bucket bound
 		// and interpolated inside a bucket, and every output says so.
-		family = e.names(s.Latency.Metric)
-		native = true
-		buildQuery = func(w time.Duration) (string, error) {
-			return e.promql.NativeLatencyParts(family, s.Selector, s.GroupBy, s.Latency.Threshold, w), nil
-		}
+		family := e.names(s.Latency.Metric)
+		return &sli{family: family, native: true, build: func(c rules.Count) (string, error) {
+			if c.Delta {
+				return "", rules.ErrNotIncremental
+			}
+			return e.promql.NativeLatencyParts(family, s.Selector, s.GroupBy, s.Latency.Threshold, c.Span), nil
+		}, count: ratioCounts}, nil
 	case s.Latency != nil:
-		family = e.names(s.Latency.Metric)
+		family := e.names(s.Latency.Metric)
 		v, err := e.q.Query(ctx, e.promql.BucketBounds(family, s.Selector), ts)
 		if err != nil {
 			return nil, err
@@ -228,49 +249,76 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 		if len(les) == 0 {
 			return nil, &AbsentError{Metric: family + "_bucket", Time: ts}
 		}
-		need, lo, up, err := thresholdBounds(family, les, s.Latency.Threshold, s.Latency.Interpolate)
+		need, lower, upper, err := thresholdBounds(family, les, s.Latency.Threshold, s.Latency.Interpolate)
 		if err != nil {
 			return nil, err
 		}
-		lower, upper = lo, up
-		interpolated = lo != up
-		buildQuery = func(w time.Duration) (string, error) {
-			return e.promql.BucketIncreases(family, s.Selector, need, s.GroupBy, w), nil
-		}
+		return &sli{
+			family: family, interpolated: lower != upper,
+			identity: fmt.Sprintf("latency threshold=%g interpolate=%t %s", s.Latency.Threshold, s.Latency.Interpolate, e.promql.BucketCounts(family, s.Selector, nil, s.GroupBy, rules.Increase(time.Minute))),
+			build: func(c rules.Count) (string, error) {
+				return e.promql.BucketCounts(family, s.Selector, need, s.GroupBy, c), nil
+			},
+			count: func(w time.Duration, vec model.Vector) *windowData {
+				return latencyCounts(w, vec, s.Latency.Threshold, lower, upper)
+			},
+		}, nil
 	case s.Ratio != nil:
-		buildQuery = func(w time.Duration) (string, error) {
-			return e.promql.RatioParts(s.Ratio.Errors, s.Ratio.Total, s.Selector, s.GroupBy, w, e.names)
+		build := func(c rules.Count) (string, error) {
+			return e.promql.RatioCounts(s.Ratio.Errors, s.Ratio.Total, s.Selector, s.GroupBy, c, e.names)
 		}
-	default:
-		return nil, fmt.Errorf("SLO %q has no SLI", s.Name)
+		id, err := build(rules.Increase(time.Minute))
+		if err != nil {
+			return nil, err
+		}
+		return &sli{identity: "ratio " + id, build: build, count: ratioCounts}, nil
 	}
+	return nil, fmt.Errorf("SLO %q has no SLI", s.Name)
+}
 
-	all := append(append([]time.Duration(nil), windows...), budgetWindow)
-	data, err := e.queryWindows(ctx, ts, all, buildQuery, func(w time.Duration, vec model.Vector) *windowData {
-		if s.Latency != nil && !native {
-			return latencyCounts(w, vec, s.Latency.Threshold, lower, upper)
-		}
-		return ratioCounts(w, vec)
-	})
+// incremental says whether the SLI's events can be read step by step.
+func (q *sli) incremental() bool {
+	_, err := q.build(rules.Delta(time.Minute))
+	return err == nil
+}
+
+func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
+	s := e.slo
+	periodStart, periodLen := s.Period(ts)
+	budgetWindow := ts.Sub(periodStart).Truncate(time.Second)
+	windows := s.QueryWindows()
+
+	q, err := e.sli(ctx, ts)
 	if err != nil {
 		return nil, err
 	}
-	if s.Ratio != nil && noSeries(data) {
+	all := append(append([]time.Duration(nil), windows...), budgetWindow)
+	var data []*windowData
+	if e.events != nil && q.incremental() {
+		data, err = e.events.windows(ctx, e, q, ts, all)
+	} else {
+		data, err = e.queryWindows(ctx, ts, all, func(w time.Duration) (string, error) { return q.build(rules.Increase(w)) }, q.count)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if (s.Ratio != nil || q.native) && noSeries(data) && !warming(data) {
 		// A counter that exists reports 0 without traffic; no series at
 		// all in any window means the metric is absent (a typo, a rename,
 		// a selector that matches nothing), never "healthy".
-		return nil, &AbsentError{Metric: s.Ratio.Total.String(), Time: ts}
+		metric := q.family
+		if s.Ratio != nil {
+			metric = s.Ratio.Total.String()
+		}
+		return nil, &AbsentError{Metric: metric, Time: ts}
 	}
-	if native && noSeries(data) {
-		return nil, &AbsentError{Metric: family, Time: ts}
-	}
-	results := assemble(s, family, interpolated, data[:len(windows)], data[len(windows)], periodLen)
-	if native {
+	results := assemble(s, q.family, q.interpolated, data[:len(windows)], data[len(windows)], periodLen)
+	if q.native {
 		for i := range results {
 			results[i].Note = "native histogram: good events read with histogram_fraction at the threshold (exact at a bucket bound, interpolated inside a bucket)"
 		}
 	}
-	if s.Ratio != nil && !errorSeries(data) {
+	if s.Ratio != nil && !errorSeries(data) && !warming(data) {
 		// Events but not one series on the errors side in any window, the
 		// whole budget period included: a label typo, or a vLLM that never
 		// writes that value, would read as a perfect record for ever.
@@ -283,6 +331,14 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 		}
 	}
 	return results, nil
+}
+
+// sli resolves the SLI, through the event store's cache when there is one.
+func (e *sloEval) sli(ctx context.Context, ts time.Time) (*sli, error) {
+	if e.events == nil || e.slo.Latency == nil {
+		return e.resolve(ctx, ts)
+	}
+	return e.events.resolved(e.slo.Name, ts, func() (*sli, error) { return e.resolve(ctx, ts) })
 }
 
 // queryWindows runs each window's query, at most e.parallel at a time, and
@@ -486,7 +542,7 @@ func assemble(s *rules.SLO, family string, interpolated bool, windows []*windowD
 			r.Labels[string(k)] = string(v)
 		}
 		window := func(wd *windowData) WindowResult {
-			res := WindowResult{Window: rules.Duration(wd.window)}
+			res := WindowResult{Window: rules.Duration(wd.window), Warming: wd.warming}
 			g := wd.groups[fp]
 			if g != nil {
 				res.Events = g.total
@@ -524,16 +580,28 @@ func assemble(s *rules.SLO, family string, interpolated bool, windows []*windowD
 			}
 		}
 		switch {
-		case r.Budget.Events == 0 && allEmpty(r.Windows):
-			r.State = StateNoData
 		case len(r.Firing) > 0:
 			r.State = StateBurning
+		case r.Budget.Warming || anyWarming(r.Windows):
+			r.State = StateWarming
+			r.Warning = "the event store is still reading this SLO's history from Prometheus: its long windows are not known yet"
+		case r.Budget.Events == 0 && allEmpty(r.Windows):
+			r.State = StateNoData
 		default:
 			r.State = StateOK
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+func anyWarming(ws []WindowResult) bool {
+	for _, w := range ws {
+		if w.Warming {
+			return true
+		}
+	}
+	return false
 }
 
 func allEmpty(ws []WindowResult) bool {

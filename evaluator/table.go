@@ -74,6 +74,10 @@ func (res *Report) WriteTable(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "  window\terror ratio\tburn rate\tevents\t")
 		for _, win := range append(r.Windows, r.Budget) {
+			if win.Warming {
+				fmt.Fprintf(tw, "  %s\twarming\twarming\twarming\t\n", win.Window)
+				continue
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.0f\t\n", win.Window, fmtRatio(win.ErrorRatio), fmtBurn(win.BurnRate), win.Events)
 		}
 		tw.Flush()

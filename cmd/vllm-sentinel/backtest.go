@@ -124,7 +124,10 @@ func backtest(ctx context.Context, cfg *config.Config, logger *slog.Logger, from
 	if err != nil {
 		return nil, err
 	}
-	eng, err := offlineEngine(cfg, evaluator.NewRangeCache(instant, ranges, from, to, step, 0), step, logger)
+	// Each step's delta is served from range queries over the whole span,
+	// the history before it read once into the stores.
+	events := &evaluator.EventOptions{Step: step, Ranges: ranges}
+	eng, err := offlineEngine(cfg, evaluator.NewRangeCache(instant, ranges, from, to, step, 0), events, step, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,8 @@ func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "check --online: %v\n", err)
 		return exitFailure
 	}
-	ev := newEvaluator(cfg, q, logger)
+	// One evaluation checks names and thresholds: no store to build.
+	ev := newEvaluator(cfg, q, nil, logger)
 	now := time.Now()
 	if _, err := q.Query(ctx, "vector(1)", now); err != nil {
 		fmt.Fprintf(stderr, "%s: cannot query Prometheus at %s: %v\n", cfg.File, notify.RedactURL(cfg.Prometheus.URL), err)

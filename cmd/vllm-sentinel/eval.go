@@ -71,7 +71,7 @@ func evalOnce(ctx context.Context, cfg *config.Config, logger *slog.Logger, ts t
 		return nil, err
 	}
 	interval := cfg.Global.EvaluationInterval.D()
-	eng, err := offlineEngine(cfg, instant, interval, logger)
+	eng, err := offlineEngine(cfg, instant, &evaluator.EventOptions{Step: interval, Ranges: ranges}, interval, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -97,8 +97,8 @@ func newQueriers(cfg *config.Config, logger *slog.Logger) (evaluator.Querier, ev
 
 // offlineEngine is the daemon's engine without notifiers or state, for
 // eval and backtest: same evaluation, same alert lifecycle.
-func offlineEngine(cfg *config.Config, q evaluator.Querier, interval time.Duration, logger *slog.Logger) (*evaluator.Engine, error) {
-	return evaluator.NewEngine(newEvaluator(cfg, q, logger), nil, evaluator.EngineOptions{
+func offlineEngine(cfg *config.Config, q evaluator.Querier, events *evaluator.EventOptions, interval time.Duration, logger *slog.Logger) (*evaluator.Engine, error) {
+	return evaluator.NewEngine(newEvaluator(cfg, q, events, logger), nil, evaluator.EngineOptions{
 		Interval: interval, ResendInterval: cfg.Global.ResendInterval.D(),
 		ExternalLabels: cfg.Global.ExternalLabels, ExternalURL: cfg.Global.ExternalURL,
 	})
@@ -129,11 +129,14 @@ func loadConfig(file string, stderr io.Writer) (*config.Config, error) {
 	return cfg, nil
 }
 
-// newEvaluator builds the evaluator of a config over q: eval, run and
-// backtest share it.
-func newEvaluator(cfg *config.Config, q evaluator.Querier, logger *slog.Logger) *evaluator.Evaluator {
+// newEvaluator builds the evaluator of a config over q, its SLOs counted in
+// event stores: eval, run and backtest share it.
+func newEvaluator(cfg *config.Config, q evaluator.Querier, events *evaluator.EventOptions, logger *slog.Logger) *evaluator.Evaluator {
 	names := evaluator.NewNames(cfg.VLLM.MetricNames.Flavour, cfg.VLLM.MetricNames.Overrides, cfg.VLLM.Matchers(), logger.With("component", "names"))
-	return evaluator.New(q, cfg.SLOs, cfg.Indicators, evaluator.Options{Logger: logger.With("component", "evaluator"), Names: names})
+	return evaluator.New(q, cfg.SLOs, cfg.Indicators, evaluator.Options{
+		Logger: logger.With("component", "evaluator"), Names: names,
+		Events: events, QueryOffset: cfg.Prometheus.QueryOffset.D(),
+	})
 }
 
 func clientConfig(cfg *config.Config) evaluator.ClientConfig {

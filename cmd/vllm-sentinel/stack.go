@@ -94,6 +94,10 @@ func buildStack(cfg *config.Config, old *stack, rcv *receivers.Registry, onLost 
 	if err != nil {
 		return nil, err
 	}
+	promAPI, err := evaluator.NewPrometheusAPI(clientConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
 	st := &stack{cfg: cfg, queues: map[string]*runningQueue{}, retiring: map[string]*runningQueue{}}
 	if old != nil {
 		for name, q := range old.retiring {
@@ -138,7 +142,10 @@ func buildStack(cfg *config.Config, old *stack, rcv *receivers.Registry, onLost 
 	if err != nil {
 		return nil, err
 	}
-	st.engine, err = evaluator.NewEngine(newEvaluator(cfg, q, logger), router, evaluator.EngineOptions{
+	// A first start reads the stores' history one chunk per SLO and
+	// cycle, so that no cycle waits long on it.
+	events := &evaluator.EventOptions{Step: cfg.Global.EvaluationInterval.D(), Ranges: evaluator.NewAPIRangeQuerier(promAPI), Dir: cfg.State.Path, BackfillChunks: 1}
+	st.engine, err = evaluator.NewEngine(newEvaluator(cfg, q, events, logger), router, evaluator.EngineOptions{
 		Interval:       cfg.Global.EvaluationInterval.D(),
 		ResendInterval: cfg.Global.ResendInterval.D(),
 		ExternalLabels: cfg.Global.ExternalLabels,
