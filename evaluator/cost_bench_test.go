@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
@@ -29,11 +32,23 @@ type statsQuerier struct {
 
 func (s *statsQuerier) Query(ctx context.Context, q string, ts time.Time) (model.Value, error) {
 	form := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(ts.UnixNano())/1e9, 'f', 3, 64)}, "stats": {"all"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/api/v1/query", nil)
+	body, err := s.post(ctx, "/api/v1/query", form)
+	if err != nil {
+		return nil, fmt.Errorf("query %q: %w", q, err)
+	}
+	var v model.Vector
+	err = json.Unmarshal(body, &v)
+	return v, err
+}
+
+// post runs a query with stats=all, adds its samples to the count and
+// returns its result.
+func (s *statsQuerier) post(ctx context.Context, path string, form url.Values) (json.RawMessage, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
-	req.URL.RawQuery = form.Encode()
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
@@ -56,21 +71,11 @@ func (s *statsQuerier) Query(ctx context.Context, q string, ts time.Time) (model
 		return nil, err
 	}
 	if body.Status != "success" {
-		return nil, fmt.Errorf("query %q: %s", q, body.Error)
+		return nil, fmt.Errorf("%s", body.Error)
 	}
 	s.samples.Add(body.Data.Stats.Samples.TotalQueryableSamples)
 	s.queries.Add(1)
-	switch body.Data.ResultType {
-	case "vector":
-		var v model.Vector
-		err = json.Unmarshal(body.Data.Result, &v)
-		return v, err
-	case "scalar":
-		var v model.Scalar
-		err = json.Unmarshal(body.Data.Result, &v)
-		return &v, err
-	}
-	return nil, fmt.Errorf("unexpected result type %s", body.Data.ResultType)
+	return body.Data.Result, nil
 }
 
 // BenchmarkCycleQueryCost reports what one evaluation cycle costs Prometheus:
@@ -94,4 +99,96 @@ func BenchmarkCycleQueryCost(b *testing.B) {
 	}
 	b.ReportMetric(float64(sq.samples.Load())/float64(b.N), "samples/cycle")
 	b.ReportMetric(float64(sq.queries.Load())/float64(b.N), "queries/cycle")
+}
+
+// QueryRange implements evaluator.RangeQuerier with the same accounting.
+func (s *statsQuerier) QueryRange(ctx context.Context, q string, r v1.Range) (model.Value, error) {
+	form := url.Values{"query": {q}, "start": {strconv.FormatFloat(float64(r.Start.UnixNano())/1e9, 'f', 3, 64)},
+		"end": {strconv.FormatFloat(float64(r.End.UnixNano())/1e9, 'f', 3, 64)}, "step": {strconv.FormatFloat(r.Step.Seconds(), 'f', -1, 64)}, "stats": {"all"}}
+	body, err := s.post(ctx, "/api/v1/query_range", form)
+	if err != nil {
+		return nil, fmt.Errorf("query %q: %w", q, err)
+	}
+	var m model.Matrix
+	err = json.Unmarshal(body, &m)
+	return m, err
+}
+
+// take returns the samples and queries counted since the last take.
+func (s *statsQuerier) take() (samples, queries int64) {
+	return s.samples.Swap(0), s.queries.Swap(0)
+}
+
+// BenchmarkEventStoreCost reports what the event store costs Prometheus for
+// one 28d TTFT SLO over 29 days of 2 models x 2 engines at 15s scrapes,
+// next to a naive cycle (every window queried in full) and to the 1h window
+// alone: the cold build, a steady-state cycle, the catch-up after 10
+// minutes down, and a steady-state cycle of the same SLO over 90d. Run with
+//
+//	go test -run '^$' -bench EventStoreCost -benchtime 1x -timeout 60m ./evaluator/
+//
+// VLLM_SENTINEL_COST_DAYS sets fewer days of history (default 29).
+func BenchmarkEventStoreCost(b *testing.B) {
+	days := 29
+	if v, err := strconv.Atoi(os.Getenv("VLLM_SENTINEL_COST_DAYS")); err == nil && v > 0 {
+		days = v
+	}
+	start := simtest.Start
+	end := start.Add(time.Duration(days) * 24 * time.Hour)
+	prom := simtest.Prometheus(b, sim.Config{Scenario: sim.ScenarioHealthy, Models: []string{"m1", "m2"}, Engines: 2, Seed: 11}, start, end)
+	sq := &statsQuerier{base: prom.URL}
+	ctx := context.Background()
+	step := 30 * time.Second
+	slo := func(window time.Duration) []*rules.SLO {
+		spec := ttftSpec(b)
+		spec.Window = rules.Duration(window)
+		return []*rules.SLO{mustSLO(b, spec)}
+	}
+	evalOK := func(ev *evaluator.Evaluator, ts time.Time) {
+		res, _ := ev.Eval(ctx, ts)
+		if len(res.Errors) > 0 || len(res.SLOs) != 2 {
+			b.Fatalf("evaluation at %s: %d results, errors %+v", ts, len(res.SLOs), res.Errors)
+		}
+	}
+	// The last 10 minutes of history are the restart's gap.
+	at := end.Add(-10 * time.Minute)
+	evalOK(evaluator.New(sq, slo(28*24*time.Hour), nil, evaluator.Options{}), at)
+	naive, naiveQueries := sq.take()
+	if _, err := sq.Query(ctx, rules.NewPromQL().BucketIncreases("vllm:time_to_first_token_seconds", nil, []string{"1.0", "+Inf"}, []string{"model_name"}, time.Hour), at); err != nil {
+		b.Fatal(err)
+	}
+	oneHour, _ := sq.take()
+
+	steady := func(window time.Duration, dir string) (cold, perCycle int64) {
+		ev := evaluator.New(sq, slo(window), nil, evaluator.Options{Events: &evaluator.EventOptions{Step: step, Ranges: sq, Dir: dir}})
+		from := at.Add(-10 * step)
+		evalOK(ev, from)
+		cold, _ = sq.take()
+		for ts := from.Add(step); !ts.After(at); ts = ts.Add(step) {
+			evalOK(ev, ts)
+		}
+		n, _ := sq.take()
+		if err := ev.SaveEvents(at, true); err != nil {
+			b.Fatal(err)
+		}
+		return cold, n / 10
+	}
+	dir := b.TempDir()
+	cold28, cycle28 := steady(28*24*time.Hour, dir)
+	evalOK(evaluator.New(sq, slo(28*24*time.Hour), nil, evaluator.Options{Events: &evaluator.EventOptions{Step: step, Ranges: sq, Dir: dir}}), end)
+	catchUp, _ := sq.take()
+	cold90, cycle90 := steady(90*24*time.Hour, b.TempDir())
+
+	b.ReportMetric(float64(naive), "naive-samples/cycle")
+	b.ReportMetric(float64(naiveQueries), "naive-queries/cycle")
+	b.ReportMetric(float64(oneHour), "1h-window-samples")
+	b.ReportMetric(float64(cycle28), "store-samples/cycle")
+	b.ReportMetric(float64(cold28), "cold-build-samples")
+	b.ReportMetric(float64(catchUp), "catchup-10m-samples")
+	b.ReportMetric(float64(cycle90), "store-90d-samples/cycle")
+	b.ReportMetric(float64(cold90), "cold-build-90d-samples")
+	b.Logf("%d days: naive cycle %d samples (%d queries), 1h window alone %d; store cycle %d (%.2fx the 1h window), 90d store cycle %d (%+.1f%%); "+
+		"cold build %d (90d: %d); catch-up after 10m down %d (%.2f%% of a naive cycle)",
+		days, naive, naiveQueries, oneHour, cycle28, float64(cycle28)/float64(oneHour), cycle90, 100*(float64(cycle90)/float64(cycle28)-1),
+		cold28, cold90, catchUp, 100*float64(catchUp)/float64(naive))
 }
