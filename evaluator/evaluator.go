@@ -65,6 +65,21 @@ func (e *Evaluator) SaveEvents(now time.Time, force bool) error {
 	return e.events.Save(now, force)
 }
 
+// EventStoreSize is the groups the event stores hold, summed over SLOs,
+// and the bytes their slots take.
+func (e *Evaluator) EventStoreSize() (groups, bytes int) {
+	if e.events == nil {
+		return 0, 0
+	}
+	e.events.mu.Lock()
+	defer e.events.mu.Unlock()
+	for _, ss := range e.events.stores {
+		groups += ss.st.Len()
+		bytes += ss.st.Bytes()
+	}
+	return groups, bytes
+}
+
 // AdoptEvents takes over old's event stores of SLOs that did not change: a
 // reload keeps them.
 func (e *Evaluator) AdoptEvents(old *Evaluator) {
@@ -104,6 +119,11 @@ const targetsLookback = time.Hour
 // targetsDown lists the vLLM targets failing their scrape. It is advice
 // on top of the SLOs: a failed query leaves it empty and is only logged.
 func (e *Evaluator) targetsDown(ctx context.Context, ts time.Time) []map[string]string {
+	// Most cycles no target is down, which one sample per target says;
+	// only then is the lookback read that tells vLLM's targets apart.
+	if down, err := vector(ctx, e.q, e.promql.AnyTargetDown(e.opts.Names.selector), ts); err == nil && len(down) == 0 {
+		return nil
+	}
 	q := e.promql.TargetsDown(e.opts.Names.Name("num_requests_waiting"), e.opts.Names.selector, targetsLookback)
 	vec, err := vector(ctx, e.q, q, ts)
 	if err != nil {

@@ -408,11 +408,28 @@ func (q *PromQL) SelectorProbes(e parser.Expr, sel []*labels.Matcher, names func
 // TargetsDown selects the scrape targets that served vLLM's waiting gauge
 // (waiting, with sel) within lookback and now fail their scrape: one dead
 // server, which is one alert, rather than every metric it took with it.
+// It reads every scrape of the lookback, so the evaluator asks it only
+// when AnyTargetDown finds a target down.
 func (q *PromQL) TargetsDown(waiting string, sel []*labels.Matcher, lookback time.Duration) string {
 	e := q.skeleton(`up == 0 and on (job, instance) max by (job, instance) (present_over_time(m[1m]))`)
 	served := e.(*parser.BinaryExpr).RHS
 	setSelector(served, waiting, sel)
 	SetRanges(served, lookback)
+	return e.String()
+}
+
+// AnyTargetDown selects the failing scrape targets, vLLM's or not, matched
+// only on the selector's job and instance matchers (the labels up has):
+// one sample per target, the cheap question to ask before TargetsDown.
+func (q *PromQL) AnyTargetDown(sel []*labels.Matcher) string {
+	e := q.skeleton(`up == 0`)
+	var ms []*labels.Matcher
+	for _, m := range sel {
+		if m.Name == "job" || m.Name == "instance" {
+			ms = append(ms, m)
+		}
+	}
+	setSelector(e, "up", ms)
 	return e.String()
 }
 

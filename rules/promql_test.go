@@ -293,3 +293,14 @@ func TestPercentileOnNativeHistograms(t *testing.T) {
 		t.Errorf("value query %s", got)
 	}
 }
+
+func TestAnyTargetDownKeepsTheLabelsUpHas(t *testing.T) {
+	q := NewPromQL()
+	sel, err := q.ParseSelector(`{job="vllm", model_name="llama", instance=~"gpu-.*"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := q.AnyTargetDown(sel), `up{instance=~"gpu-.*",job="vllm"} == 0`; got != want {
+		t.Errorf("AnyTargetDown = %s, want %s", got, want)
+	}
+}
