@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +30,37 @@ type statsQuerier struct {
 	base    string
 	samples atomic.Int64
 	queries atomic.Int64
+	// bytes counts the answers' bodies: what the sentinel decodes.
+	bytes atomic.Int64
+	// byKind, when set, sums samples by what the query is for.
+	mu     sync.Mutex
+	byKind map[string]int64
+}
+
+// queryKind tells what a query the evaluator sends is for.
+func queryKind(q string) string {
+	switch {
+	case strings.HasPrefix(q, "count by (__name__)"):
+		return "name detection"
+	case strings.HasPrefix(q, "count by (le)"):
+		return "bucket bounds"
+	case strings.HasPrefix(q, "up"):
+		return "target health"
+	case strings.Contains(q, " offset ") || strings.Contains(q, "__sentinel_part"):
+		return "SLO events"
+	}
+	return "indicators"
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func (s *statsQuerier) Query(ctx context.Context, q string, ts time.Time) (model.Value, error) {
@@ -67,13 +100,18 @@ func (s *statsQuerier) post(ctx context.Context, path string, form url.Values) (
 			} `json:"stats"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+	if err := json.NewDecoder(countingReader{resp.Body, &s.bytes}).Decode(&body); err != nil {
 		return nil, err
 	}
 	if body.Status != "success" {
 		return nil, fmt.Errorf("%s", body.Error)
 	}
 	s.samples.Add(body.Data.Stats.Samples.TotalQueryableSamples)
+	s.mu.Lock()
+	if s.byKind != nil {
+		s.byKind[queryKind(form.Get("query"))] += body.Data.Stats.Samples.TotalQueryableSamples
+	}
+	s.mu.Unlock()
 	s.queries.Add(1)
 	return body.Data.Result, nil
 }
