@@ -93,6 +93,7 @@ type resultCollector struct {
 	budget   *prometheus.Desc
 	firing   *prometheus.Desc
 	alerts   *prometheus.Desc
+	warming  *prometheus.Desc
 }
 
 func newResultCollector() *resultCollector {
@@ -101,13 +102,14 @@ func newResultCollector() *resultCollector {
 		errRatio: prometheus.NewDesc("vllm_sentinel_slo_error_ratio", "Ratio of bad events of an SLO over a window.", []string{"slo", "group", "window"}, nil),
 		events:   prometheus.NewDesc("vllm_sentinel_slo_events", "Events counted by an SLO over a window.", []string{"slo", "group", "window"}, nil),
 		budget:   prometheus.NewDesc("vllm_sentinel_slo_budget_remaining_ratio", "Share of the error budget left over the SLO window (negative when overspent).", []string{"slo", "group"}, nil),
+		warming:  prometheus.NewDesc("vllm_sentinel_slo_window_warming", "1 for a window the event store does not hold yet (its history is being read): its numbers are unknown and not exported.", []string{"slo", "group", "window"}, nil),
 		firing:   prometheus.NewDesc("vllm_sentinel_slo_window_pair_firing", "1 if a long/short window pair of an SLO fires.", []string{"slo", "group", "long_window", "short_window", "severity"}, nil),
 		alerts:   prometheus.NewDesc("vllm_sentinel_alerts", "Alerts held by the sentinel, by name and state.", []string{"alertname", "state"}, nil),
 	}
 }
 
 func (c *resultCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.burnRate, c.errRatio, c.events, c.budget, c.firing, c.alerts} {
+	for _, d := range []*prometheus.Desc{c.burnRate, c.errRatio, c.events, c.budget, c.firing, c.alerts, c.warming} {
 		ch <- d
 	}
 }
@@ -122,6 +124,10 @@ func (c *resultCollector) Collect(ch chan<- prometheus.Metric) {
 			group := GroupString(r.Labels)
 			for _, w := range append(append([]WindowResult(nil), r.Windows...), r.Budget) {
 				win := w.Window.String()
+				if w.Warming {
+					ch <- prometheus.MustNewConstMetric(c.warming, prometheus.GaugeValue, 1, r.SLO, group, win)
+					continue
+				}
 				ch <- prometheus.MustNewConstMetric(c.events, prometheus.GaugeValue, w.Events, r.SLO, group, win)
 				if w.BurnRate != nil {
 					ch <- prometheus.MustNewConstMetric(c.burnRate, prometheus.GaugeValue, *w.BurnRate, r.SLO, group, win)
