@@ -41,8 +41,8 @@ type EventOptions struct {
 	SaveEvery time.Duration
 }
 
-// chunkSteps bounds the steps of one backfill range query: with 1h steps,
-// ten days.
+// chunkSteps bounds the steps of one backfill range query: ten days at 1h
+// steps, sixty at 6h.
 const chunkSteps = 240
 
 // boundsTTL is how long a latency SLI's discovered bucket bounds are used
@@ -260,7 +260,7 @@ func (es *eventStores) windows(ctx context.Context, e *sloEval, q *sli, ts time.
 			continue
 		}
 		for _, g := range groups {
-			wd.groups[g.Labels.Fingerprint()] = &groupCounts{labels: g.Labels, bad: g.Bad, total: g.Total}
+			wd.groups[g.Fingerprint] = &groupCounts{labels: g.Labels, bad: g.Bad, total: g.Total}
 		}
 		wd.errorSeries = !errorsSeen.IsZero() && errorsSeen.After(ts.Add(-w))
 	}
@@ -283,8 +283,8 @@ type segment struct {
 }
 
 // segments splits (from, to] so that each tier is fed at its own resolution
-// over what it keeps: the newest hour at the step, the newest day at 5m,
-// the rest at 1h. Oldest first.
+// over what it keeps: the newest hour at the step, the newest 12h at 5m,
+// 3 days at 1h, the rest at 6h. Oldest first.
 func (f *filler) segments(from, to time.Time) []segment {
 	tiers := f.ss.st.Tiers()
 	var out []segment
@@ -312,7 +312,7 @@ func (f *filler) segments(from, to time.Time) []segment {
 }
 
 // forward catches the store up to now: after a restart only the gap it
-// missed, on a first start the newest day, so that short windows are
+// missed, on a first start the newest 12 hours, so that short windows are
 // right at once and long ones warm up behind them.
 func (f *filler) forward(ctx context.Context) error {
 	st := f.ss.st
@@ -324,10 +324,10 @@ func (f *filler) forward(ctx context.Context) error {
 		through = time.Time{}
 	}
 	if through.IsZero() {
-		// The tiers finer than the coarsest now; the coarsest is the
-		// backfill's.
+		// The two finest tiers now (the pages' windows); the coarser ones
+		// are the backfill's.
 		segs := f.segments(f.now.Add(-retention(f.e.slo)), f.now)
-		through = segs[min(1, len(segs)-1)].from
+		through = segs[max(0, len(segs)-2)].from
 	}
 	if !f.now.After(through) {
 		return nil
@@ -345,7 +345,8 @@ func (f *filler) forward(ctx context.Context) error {
 func (f *filler) backfill(ctx context.Context) error {
 	st := f.ss.st
 	target := f.now.Add(-retention(f.e.slo))
-	covered := st.CoveredAt(time.Hour)
+	coarsest := st.Tiers()[len(st.Tiers())-1].Width
+	covered := st.CoveredAt(coarsest)
 	if covered.IsZero() || !covered.After(target) {
 		return nil
 	}
@@ -355,7 +356,7 @@ func (f *filler) backfill(ctx context.Context) error {
 		sg := segs[i]
 		for sg.to.After(sg.from) {
 			if budget == 0 && f.es.opts.BackfillChunks > 0 {
-				f.es.logger.Info("event store backfill under way", "slo", f.e.slo.Name, "covered_from", st.CoveredAt(time.Hour), "target", target)
+				f.es.logger.Info("event store backfill under way", "slo", f.e.slo.Name, "covered_from", st.CoveredAt(coarsest), "target", target)
 				return nil
 			}
 			lo := sg.to.Add(-time.Duration(chunkSteps) * sg.res)

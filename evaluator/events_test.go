@@ -167,6 +167,16 @@ func TestEventStoreMatchesPromQL(t *testing.T) {
 		if err := ev.SaveEvents(end, true); err != nil {
 			t.Fatal(err)
 		}
+
+		// A reload hands the stores over: the new evaluator reads no history.
+		ranges.span = map[string]time.Duration{}
+		next := evaluator.New(instant, weekSLOs(t), nil, evaluator.Options{Events: &evaluator.EventOptions{Step: step, Ranges: ranges}})
+		next.AdoptEvents(ev)
+		res, _ = next.Eval(context.Background(), end)
+		checkAgainstPromQL(t, api, res, end)
+		if len(ranges.span) > 0 {
+			t.Errorf("after a reload: range queries over %v, want none", ranges.span)
+		}
 	})
 
 	t.Run("restart catches up the gap only", func(t *testing.T) {
