@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -215,13 +217,40 @@ func BenchmarkFleet(b *testing.B) {
 	coldBytes := sq.bytes.Swap(0)
 	b.Logf("cold build: %d samples, %d MB of answers, %s wall, %s CPU, peak RSS %d MB", coldSamples, coldBytes>>20,
 		time.Since(began).Round(time.Millisecond), (selfCPU() - cpu0).Round(time.Millisecond), peakRSS()>>20)
+	// The cold build's garbage goes back to the kernel as the runtime's
+	// scavenger would over the next minutes; the steady state's peak is
+	// measured from there.
+	debug.FreeOSMemory()
 	resetPeakRSS()
 
 	cycles := 10
 	sq.byKind = map[string]int64{}
+	// VLLM_SENTINEL_FLEET_PROFILE=dir writes CPU and heap profiles of the
+	// steady-state cycles alone.
+	profile := os.Getenv("VLLM_SENTINEL_FLEET_PROFILE")
+	if profile != "" {
+		f, err := os.Create(filepath.Join(profile, "cpu.pprof"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+	}
 	cpu0, began = selfCPU(), time.Now()
 	for k := 1; k <= cycles; k++ {
 		eval(from.Add(time.Duration(k) * step))
+	}
+	if profile != "" {
+		pprof.StopCPUProfile()
+		f, err := os.Create(filepath.Join(profile, "heap.pprof"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
 	}
 	cpu := (selfCPU() - cpu0) / time.Duration(cycles)
 	wall := time.Since(began) / time.Duration(cycles)
