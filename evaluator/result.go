@@ -111,6 +111,10 @@ type WindowResult struct {
 	ErrorRatio *float64       `json:"error_ratio"`
 	BurnRate   *float64       `json:"burn_rate"`
 	Events     float64        `json:"events"`
+	// ErrorRatioLowerBound is the Wilson lower bound of the error ratio at
+	// the SLO's alerting.confidence: what a pair compares with its
+	// threshold, so that a handful of events cannot page.
+	ErrorRatioLowerBound *float64 `json:"error_ratio_lower_bound,omitempty"`
 	// Warming is a window the event store does not hold yet: its numbers
 	// are unknown, never zero.
 	Warming bool `json:"warming,omitempty"`

@@ -566,6 +566,7 @@ func assemble(s *rules.SLO, family string, interpolated bool, windows []*windowD
 			if er, ok := g.errorRatio(); ok {
 				res.ErrorRatio = ptr(er)
 				res.BurnRate = ptr(er / budgetFrac)
+				res.ErrorRatioLowerBound = ptr(rules.WilsonLower(er*g.total, g.total, s.Z))
 			}
 			return res
 		}
@@ -578,10 +579,16 @@ func assemble(s *rules.SLO, family string, interpolated bool, windows []*windowD
 			if long == nil || short == nil || long.BurnRate == nil || short.BurnRate == nil {
 				continue
 			}
-			if long.Events < s.MinEvents {
+			// min_events is a floor on both windows (the short one's share
+			// of it); the confidence bound does the rest, so that a few
+			// events, one of them bad, do not page while a total outage
+			// at low traffic still does.
+			if long.Events < s.MinEvents || short.Events < math.Max(1, s.MinEvents*float64(w.Short)/float64(w.Long)) {
 				continue
 			}
-			if *long.BurnRate > w.Factor && *short.BurnRate > w.Factor {
+			threshold := w.Factor * budgetFrac
+			if *long.BurnRate > w.Factor && *short.BurnRate > w.Factor &&
+				*long.ErrorRatioLowerBound > threshold && *short.ErrorRatioLowerBound > threshold {
 				r.Firing = append(r.Firing, FiringPair{
 					LongWindow: rules.Duration(w.Long), ShortWindow: rules.Duration(w.Short),
 					Severity: w.Severity, Tier: w.Tier, Factor: w.Factor,

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +15,29 @@ import (
 // may fire when an SLO does not say: one slow request out of three is not a
 // reason to wake someone.
 const DefaultMinEvents = 10
+
+// DefaultConfidence is how sure a window pair must be that both windows
+// burn above its factor before it fires.
+const DefaultConfidence = 0.95
+
+// WilsonLower is the lower bound of the Wilson score interval of bad
+// events out of n at the one-sided normal quantile z: the error ratio the
+// window holds with that confidence. With z = 0 it is bad/n. A handful of
+// events, one of them bad, bounds the ratio barely above zero; the same
+// ratio over thousands of events bounds it close to the observed one.
+func WilsonLower(bad, n, z float64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	p := math.Min(1, math.Max(0, bad/n))
+	if z <= 0 {
+		return p
+	}
+	z2 := z * z
+	centre := p + z2/(2*n)
+	margin := z * math.Sqrt(p*(1-p)/n+z2/(4*n*n))
+	return math.Max(0, (centre-margin)/(1+z2/n))
+}
 
 // Defaults are the settings an SLO inherits from the vllm section.
 type Defaults struct {
@@ -31,12 +55,16 @@ type SLO struct {
 	Calendar  Calendar
 	Location  *time.Location
 	MinEvents float64
-	GroupBy   []string
-	Windows   []Window
-	Selector  []*labels.Matcher
-	Latency   *LatencySLO
-	Ratio     *RatioSLO
-	Labels    map[string]string
+	// Z is the one-sided normal quantile of alerting.confidence: a pair
+	// fires when the Wilson lower bound of each window's error ratio,
+	// at Z, exceeds its threshold. 0 compares the observed ratios.
+	Z        float64
+	GroupBy  []string
+	Windows  []Window
+	Selector []*labels.Matcher
+	Latency  *LatencySLO
+	Ratio    *RatioSLO
+	Labels   map[string]string
 	// Annotations are the alerting.annotations, parsed.
 	Annotations map[string]*Template
 }
@@ -79,6 +107,13 @@ func Compile(p *PromQL, spec SLOSpec, d Defaults) (*SLO, error) {
 	}
 	if spec.MinEvents != nil {
 		s.MinEvents = *spec.MinEvents
+	}
+	confidence := DefaultConfidence
+	if spec.Alerting.Confidence != nil {
+		confidence = *spec.Alerting.Confidence
+	}
+	if confidence > 0 && confidence < 1 {
+		s.Z = math.Sqrt2 * math.Erfinv(2*confidence-1)
 	}
 	if spec.GroupBy != nil {
 		s.GroupBy = spec.GroupBy

@@ -61,7 +61,12 @@ type RatioSLI struct {
 
 // AlertingSpec shapes the burn-rate alerts of one SLO.
 type AlertingSpec struct {
-	Windows        WindowsSpec       `yaml:"windows"`
+	Windows WindowsSpec `yaml:"windows"`
+	// Confidence is how sure a pair must be that the error ratio of each
+	// window exceeds its threshold before it fires: the one-sided Wilson
+	// lower bound at this confidence must (default 0.95; 0 compares the
+	// observed ratio, as the workbook does).
+	Confidence     *float64          `yaml:"confidence"`
 	PageSeverity   string            `yaml:"page_severity"`
 	TicketSeverity string            `yaml:"ticket_severity"`
 	Labels         map[string]string `yaml:"labels"`
@@ -295,6 +300,9 @@ func (s *SLOSpec) validate(p *PromQL) FieldErrors {
 	}
 	if s.MinEvents != nil && *s.MinEvents < 0 {
 		fe.add(at("min_events"), "min_events must not be negative")
+	}
+	if c := s.Alerting.Confidence; c != nil && (*c < 0 || *c >= 1) {
+		fe.add(at("alerting", "confidence"), "confidence must be at least 0 and below 1 (e.g. 0.95), got %g", *c)
 	}
 	for i, l := range s.GroupBy {
 		if !model.LegacyValidation.IsValidLabelName(l) {

@@ -72,3 +72,25 @@ func TestSpecsTheQueriesCouldNotHold(t *testing.T) {
 }
 
 func compileErr[T any](_ *T, err error) error { return err }
+
+func TestConfidenceIsAProbability(t *testing.T) {
+	obj, err := ParseObjective("99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []float64{-0.1, 1, 95} {
+		spec := SLOSpec{Name: "ttft", Objective: obj, Window: Duration(28 * 24 * time.Hour),
+			SLI:      SLISpec{Latency: &LatencySLI{Metric: "time_to_first_token", Threshold: 1}},
+			Alerting: AlertingSpec{Confidence: &c}}
+		_, err := Compile(NewPromQL(), spec, Defaults{})
+		if err == nil || !strings.Contains(err.Error(), "confidence must be at least 0 and below 1") {
+			t.Errorf("confidence %g: err %v", c, err)
+		}
+	}
+	half := 0.5
+	s, err := Compile(NewPromQL(), SLOSpec{Name: "ttft", Objective: obj, Window: Duration(28 * 24 * time.Hour),
+		SLI: SLISpec{Latency: &LatencySLI{Metric: "time_to_first_token", Threshold: 1}}, Alerting: AlertingSpec{Confidence: &half}}, Defaults{})
+	if err != nil || s.Z != 0 {
+		t.Errorf("confidence 0.5: z %v, err %v; want 0 (the observed ratio)", s.Z, err)
+	}
+}
