@@ -66,8 +66,11 @@ type Alert struct {
 	// longer held while firing; keep_firing_for counts from it, as in
 	// Prometheus.
 	KeepFiringSince time.Time `json:"keep_firing_since,omitzero"`
-	ResolvedAt      time.Time `json:"resolved_at,omitzero"`
-	LastSentAt      time.Time `json:"last_sent_at,omitzero"`
+	// KeepFiringFor is this alert's own damping when its rule's differs
+	// per alert (an SLO's pairs keep firing for their short window).
+	KeepFiringFor time.Duration `json:"keep_firing_for,omitempty"`
+	ResolvedAt    time.Time     `json:"resolved_at,omitzero"`
+	LastSentAt    time.Time     `json:"last_sent_at,omitzero"`
 }
 
 // SentState is what receivers last heard of the alert, so that a change is
@@ -90,6 +93,9 @@ type Condition struct {
 	Labels      model.LabelSet
 	Annotations model.LabelSet
 	Value       float64
+	// KeepFiringFor, when longer than the rule's, damps this alert: a
+	// condition that stops and comes back within it stays one alert.
+	KeepFiringFor time.Duration
 }
 
 // Timing is the lifecycle of one alerting rule.
@@ -136,6 +142,7 @@ func (s *AlertSet) Update(ts time.Time, conds []Condition) {
 		}
 		a.Annotations = c.Annotations
 		a.Value = Float(c.Value)
+		a.KeepFiringFor = c.KeepFiringFor
 		a.LastSeenAt = ts
 		a.KeepFiringSince = time.Time{}
 		if a.State == StatePending && ts.Sub(a.ActiveAt) >= s.Timing.For {
@@ -151,11 +158,11 @@ func (s *AlertSet) Update(ts time.Time, conds []Condition) {
 		case StatePending:
 			delete(s.Active, fp)
 		case StateFiring:
-			if s.Timing.KeepFiringFor > 0 {
+			if keep := max(s.Timing.KeepFiringFor, a.KeepFiringFor); keep > 0 {
 				if a.KeepFiringSince.IsZero() {
 					a.KeepFiringSince = ts
 				}
-				if ts.Sub(a.KeepFiringSince) < s.Timing.KeepFiringFor {
+				if ts.Sub(a.KeepFiringSince) < keep {
 					continue
 				}
 			}

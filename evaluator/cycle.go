@@ -124,7 +124,11 @@ func (e *Engine) resolveOrphans(ts time.Time) {
 		if e.configured(k) {
 			continue
 		}
+		// A removed rule's alerts resolve now: no damping keeps them.
 		s.Timing = Timing{}
+		for _, a := range s.Active {
+			a.KeepFiringFor = 0
+		}
 		s.Update(ts, nil)
 		if len(s.Active) == 0 {
 			delete(e.sets, k)

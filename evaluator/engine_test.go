@@ -87,6 +87,8 @@ func (b *burningFake) Query(ctx context.Context, q string, ts time.Time) (model.
 func ttftSLOWithLinks(t *testing.T) *rules.SLO {
 	spec := latencySpec(1, "")
 	spec.Alerting.Labels = map[string]string{"Team": "inference"}
+	// Resolves here are the lifecycle's, undamped; damping has its own test.
+	spec.Alerting.KeepFiringFor = new(rules.Duration)
 	spec.Alerting.Annotations = map[string]string{
 		"runbook_url":   "https://runbooks.example/ttft",
 		"dashboard_url": `https://grafana.example/explore?from={{ unixMillis .From }}&to={{ unixMillis .To }}&model={{ urlquery .Labels.model_name }}`,

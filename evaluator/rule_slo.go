@@ -106,7 +106,7 @@ func (r *sloRule) burnCondition(ts time.Time, res *SLOResult, f FiringPair) Cond
 		"time_to_exhaustion": model.LabelValue(strings.TrimPrefix(exh, "in ")),
 	}
 	r.ctx.annotate(ann, r.slo.Annotations, d, "slo", res.SLO)
-	return Condition{Labels: ls, Annotations: ann, Value: f.LongBurnRate}
+	return Condition{Labels: ls, Annotations: ann, Value: f.LongBurnRate, KeepFiringFor: r.slo.KeepFiringFor(w)}
 }
 
 func approxNote(r *SLOResult) string {

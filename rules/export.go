@@ -26,12 +26,13 @@ type RuleGroup struct {
 
 // Rule is a recording or an alerting rule.
 type Rule struct {
-	Record      string            `yaml:"record,omitempty"`
-	Alert       string            `yaml:"alert,omitempty"`
-	Expr        string            `yaml:"expr"`
-	For         string            `yaml:"for,omitempty"`
-	Labels      map[string]string `yaml:"labels,omitempty"`
-	Annotations map[string]string `yaml:"annotations,omitempty"`
+	Record        string            `yaml:"record,omitempty"`
+	Alert         string            `yaml:"alert,omitempty"`
+	Expr          string            `yaml:"expr"`
+	For           string            `yaml:"for,omitempty"`
+	KeepFiringFor string            `yaml:"keep_firing_for,omitempty"`
+	Labels        map[string]string `yaml:"labels,omitempty"`
+	Annotations   map[string]string `yaml:"annotations,omitempty"`
 }
 
 // Names of the recorded series; the slo label tells SLOs apart.
@@ -286,7 +287,11 @@ func (q *PromQL) exportAlert(s *SLO, w Window, external map[string]string) Rule 
 			ann[k] = t.Text()
 		}
 	}
-	return Rule{Alert: AlertSLOBurnRate, Expr: expr.String(), Labels: lbls, Annotations: ann}
+	r := Rule{Alert: AlertSLOBurnRate, Expr: expr.String(), Labels: lbls, Annotations: ann}
+	if k := s.KeepFiringFor(w); k > 0 {
+		r.KeepFiringFor = Duration(k).String()
+	}
+	return r
 }
 
 // recorded selects the series a recording rule of slo wrote.

@@ -70,6 +70,9 @@ func TestExportedBurnAlertIsTheDaemonsAlert(t *testing.T) {
 	if _, err := p.ParseExpr(page.Expr); err != nil {
 		t.Errorf("does not re-parse: %v", err)
 	}
+	if page.KeepFiringFor != "5m" {
+		t.Errorf("keep_firing_for %q, want the short window 5m, as the daemon damps the pair", page.KeepFiringFor)
+	}
 	daemon := s.BurnAlertLabels(s.Windows[0])
 	delete(daemon, "alertname")
 	for k, v := range daemon {

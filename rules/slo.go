@@ -58,13 +58,16 @@ type SLO struct {
 	// Z is the one-sided normal quantile of alerting.confidence: a pair
 	// fires when the Wilson lower bound of each window's error ratio,
 	// at Z, exceeds its threshold. 0 compares the observed ratios.
-	Z        float64
-	GroupBy  []string
-	Windows  []Window
-	Selector []*labels.Matcher
-	Latency  *LatencySLO
-	Ratio    *RatioSLO
-	Labels   map[string]string
+	Z float64
+	// keepFiringFor is alerting.keep_firing_for; nil damps each pair for
+	// its short window.
+	keepFiringFor *time.Duration
+	GroupBy       []string
+	Windows       []Window
+	Selector      []*labels.Matcher
+	Latency       *LatencySLO
+	Ratio         *RatioSLO
+	Labels        map[string]string
 	// Annotations are the alerting.annotations, parsed.
 	Annotations map[string]*Template
 }
@@ -107,6 +110,9 @@ func Compile(p *PromQL, spec SLOSpec, d Defaults) (*SLO, error) {
 	}
 	if spec.MinEvents != nil {
 		s.MinEvents = *spec.MinEvents
+	}
+	if k := spec.Alerting.KeepFiringFor; k != nil {
+		s.keepFiringFor = ptrTo(k.D())
 	}
 	confidence := DefaultConfidence
 	if spec.Alerting.Confidence != nil {
@@ -241,6 +247,18 @@ func checkRatioSide(e parser.Expr, groupBy []string) error {
 	})
 	return err
 }
+
+// KeepFiringFor is how long pair w keeps firing after its burn stops, so
+// that an oscillating incident is one page: alerting.keep_firing_for, or
+// the pair's short window.
+func (s *SLO) KeepFiringFor(w Window) time.Duration {
+	if s.keepFiringFor != nil {
+		return *s.keepFiringFor
+	}
+	return w.Short
+}
+
+func ptrTo[T any](v T) *T { return &v }
 
 // PeriodLength is the length of the SLO window; for calendar SLOs the
 // nominal length, which scales burn-rate factors.

@@ -66,7 +66,10 @@ type AlertingSpec struct {
 	// window exceeds its threshold before it fires: the one-sided Wilson
 	// lower bound at this confidence must (default 0.95; 0 compares the
 	// observed ratio, as the workbook does).
-	Confidence     *float64          `yaml:"confidence"`
+	Confidence *float64 `yaml:"confidence"`
+	// KeepFiringFor damps every pair: one that stops burning and burns
+	// again within it stays one alert. Default: each pair's short window.
+	KeepFiringFor  *Duration         `yaml:"keep_firing_for"`
 	PageSeverity   string            `yaml:"page_severity"`
 	TicketSeverity string            `yaml:"ticket_severity"`
 	Labels         map[string]string `yaml:"labels"`
@@ -300,6 +303,9 @@ func (s *SLOSpec) validate(p *PromQL) FieldErrors {
 	}
 	if s.MinEvents != nil && *s.MinEvents < 0 {
 		fe.add(at("min_events"), "min_events must not be negative")
+	}
+	if k := s.Alerting.KeepFiringFor; k != nil && *k < 0 {
+		fe.add(at("alerting", "keep_firing_for"), "keep_firing_for must not be negative")
 	}
 	if c := s.Alerting.Confidence; c != nil && (*c < 0 || *c >= 1) {
 		fe.add(at("alerting", "confidence"), "confidence must be at least 0 and below 1 (e.g. 0.95), got %g", *c)

@@ -223,6 +223,8 @@ slos:
     objective: 99
     window: 28d
     min_events: 10
+    # The resolve path itself is under test: no damping.
+    alerting: {keep_firing_for: 0s}
 notifiers:
   - {name: am, type: alertmanager, urls: [%s]}
 state: {path: %s}
