@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -19,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/simtest"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
@@ -52,17 +51,6 @@ func queryKind(q string) string {
 	return "indicators"
 }
 
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
 func (s *statsQuerier) Query(ctx context.Context, q string, ts time.Time) (model.Value, error) {
 	form := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(ts.UnixNano())/1e9, 'f', 3, 64)}, "stats": {"all"}}
 	body, err := s.post(ctx, "/api/v1/query", form)
@@ -74,46 +62,22 @@ func (s *statsQuerier) Query(ctx context.Context, q string, ts time.Time) (model
 	return v, err
 }
 
-// post runs a query with stats=all, adds its samples to the count and
-// returns its result.
+// post runs a query with stats=all, adds its samples and bytes to the
+// counts and returns its result.
 func (s *statsQuerier) post(ctx context.Context, path string, form url.Values) (json.RawMessage, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+path, strings.NewReader(form.Encode()))
+	result, samples, bytes, err := promtest.QueryStats(ctx, s.base, path, form)
+	s.bytes.Add(bytes)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-			Stats      struct {
-				Samples struct {
-					TotalQueryableSamples int64 `json:"totalQueryableSamples"`
-				} `json:"samples"`
-			} `json:"stats"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(countingReader{resp.Body, &s.bytes}).Decode(&body); err != nil {
-		return nil, err
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("%s", body.Error)
-	}
-	s.samples.Add(body.Data.Stats.Samples.TotalQueryableSamples)
+	s.samples.Add(samples)
+	s.queries.Add(1)
 	s.mu.Lock()
 	if s.byKind != nil {
-		s.byKind[queryKind(form.Get("query"))] += body.Data.Stats.Samples.TotalQueryableSamples
+		s.byKind[queryKind(form.Get("query"))] += samples
 	}
 	s.mu.Unlock()
-	s.queries.Add(1)
-	return body.Data.Result, nil
+	return result, nil
 }
 
 // BenchmarkCycleQueryCost reports what one evaluation cycle costs Prometheus:

@@ -410,13 +410,14 @@ func (f *filler) delta(ctx context.Context, from, to time.Time, res time.Duratio
 	if err != nil {
 		return err
 	}
-	v, err := f.e.q.Query(ctx, query, to)
+	return f.instant(ctx, query, from, to, res)
+}
+
+// instant adds (from, to] from one instant query at to.
+func (f *filler) instant(ctx context.Context, query string, from, to time.Time, res time.Duration) error {
+	vec, err := vector(ctx, f.e.q, query, to)
 	if err != nil {
 		return err
-	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		return &QueryError{Query: query, Err: fmt.Errorf("result is %s, want a vector", valueType(v))}
 	}
 	if err := f.add(query, from, to, vec); err != nil {
 		return err
@@ -438,19 +439,7 @@ func (f *filler) steps(ctx context.Context, from, to time.Time, res time.Duratio
 		return err
 	}
 	if to.Sub(from) == res {
-		v, err := f.e.q.Query(ctx, query, to)
-		if err != nil {
-			return err
-		}
-		vec, ok := v.(model.Vector)
-		if !ok {
-			return &QueryError{Query: query, Err: fmt.Errorf("result is %s, want a vector", valueType(v))}
-		}
-		if err := f.add(query, from, to, vec); err != nil {
-			return err
-		}
-		f.ss.st.Extend(from, to, res)
-		return nil
+		return f.instant(ctx, query, from, to, res)
 	}
 	if f.es.opts.Ranges == nil {
 		return fmt.Errorf("event store of SLO %s: no range querier to read %s of history", f.e.slo.Name, to.Sub(from))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/simtest"
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
 )
@@ -230,34 +230,14 @@ func (c *costQuerier) value(b *testing.B, q string, ts time.Time) float64 {
 }
 
 func (c *costQuerier) query(ctx context.Context, q string, ts time.Time) (model.Vector, int64, error) {
-	form := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(ts.UnixNano())/1e9, 'f', 3, 64)}, "stats": {"all"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/query?"+form.Encode(), nil)
+	form := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(ts.UnixNano())/1e9, 'f', 3, 64)}}
+	result, samples, _, err := promtest.QueryStats(ctx, c.base, "/api/v1/query", form)
 	if err != nil {
 		return nil, 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string       `json:"resultType"`
-			Result     model.Vector `json:"result"`
-			Stats      struct {
-				Samples struct {
-					TotalQueryableSamples int64 `json:"totalQueryableSamples"`
-				} `json:"samples"`
-			} `json:"stats"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+	var v model.Vector
+	if err := json.Unmarshal(result, &v); err != nil {
 		return nil, 0, fmt.Errorf("query %q: %w", q, err)
 	}
-	if body.Status != "success" || body.Data.ResultType != "vector" {
-		return nil, 0, fmt.Errorf("query %q: %s %s %s", q, body.Status, body.Data.ResultType, body.Error)
-	}
-	return body.Data.Result, body.Data.Stats.Samples.TotalQueryableSamples, nil
+	return v, samples, nil
 }
