@@ -84,7 +84,7 @@ func (e *Evaluator) EventStoreSize() (groups, bytes int) {
 // reload keeps them.
 func (e *Evaluator) AdoptEvents(old *Evaluator) {
 	if e.events != nil && old != nil {
-		e.events.adopt(old.events)
+		e.events.adopt(old.events, e.slos)
 	}
 }
 

@@ -160,10 +160,12 @@ func (es *eventStores) load(slo, id string, now time.Time) *eventstore.Store {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	var st *eventstore.Store
-	if err == nil {
-		st, err = eventstore.Decode(b)
+	if err != nil {
+		// Unreadable is not damaged: it is not moved aside.
+		es.logger.Error("event store cannot be read; rebuilding it from Prometheus", "slo", slo, "path", p, "err", err)
+		return nil
 	}
+	st, err := eventstore.Decode(b)
 	if err != nil {
 		aside := fmt.Sprintf("%s.corrupt-%d", p, now.Unix())
 		if rerr := os.Rename(p, aside); rerr != nil {
@@ -212,9 +214,10 @@ func (es *eventStores) Save(now time.Time, force bool) error {
 	return errors.Join(errs...)
 }
 
-// adopt takes over the stores of old whose SLO is unchanged: a reload
-// keeps them in memory, saved or not.
-func (es *eventStores) adopt(old *eventStores) {
+// adopt takes over the stores of old whose SLO is still configured: a
+// reload keeps them in memory, saved or not. A changed SLO's store is
+// replaced at its first use, a removed SLO's is let go.
+func (es *eventStores) adopt(old *eventStores, slos []*rules.SLO) {
 	if old == nil {
 		return
 	}
@@ -222,8 +225,12 @@ func (es *eventStores) adopt(old *eventStores) {
 	defer old.mu.Unlock()
 	es.mu.Lock()
 	defer es.mu.Unlock()
+	configured := map[string]bool{}
+	for _, s := range slos {
+		configured[s.Name] = true
+	}
 	for name, ss := range old.stores {
-		if _, ok := es.stores[name]; !ok && ss.st != nil {
+		if _, ok := es.stores[name]; !ok && ss.st != nil && configured[name] {
 			// The identity is checked at first use, when the new SLO's
 			// query is known; a changed SLO starts afresh there.
 			es.stores[name] = &sloStore{st: ss.st, dirty: ss.dirty, savedAt: ss.savedAt}
@@ -401,12 +408,18 @@ func (f *filler) read(ctx context.Context, sg segment, backward bool) error {
 	return nil
 }
 
-// delta adds (from, to], shorter than a step, with one instant query.
+// delta adds (from, to], shorter than a step, with one instant query: a
+// delta for a part of a fine step, an increase() for a longer one, which
+// bridges the restarts and replaced series inside it.
 func (f *filler) delta(ctx context.Context, from, to time.Time, res time.Duration) error {
 	if !to.After(from) {
 		return nil
 	}
-	query, err := f.q.build(rules.Delta(to.Sub(from)))
+	count := rules.Delta(to.Sub(from))
+	if to.Sub(from) > 5*time.Minute {
+		count = rules.Increase(to.Sub(from))
+	}
+	query, err := f.q.build(count)
 	if err != nil {
 		return err
 	}
@@ -463,10 +476,25 @@ func (f *filler) steps(ctx context.Context, from, to time.Time, res time.Duratio
 				at[int64(p.Timestamp)] = append(at[int64(p.Timestamp)], &model.Sample{Metric: ss.Metric, Value: p.Value, Timestamp: p.Timestamp})
 			}
 		}
+		// Every step is counted and checked before any is kept: a chunk
+		// that fails is read again whole, never added twice.
+		var counted []*windowData
 		for t := lo.Add(res); !t.After(hi); t = t.Add(res) {
-			if err := f.add(query, t.Add(-res), t, at[t.UnixMilli()]); err != nil {
+			wd, err := f.count(query, res, at[t.UnixMilli()])
+			if err != nil {
 				return err
 			}
+			delete(at, t.UnixMilli())
+			counted = append(counted, wd)
+		}
+		if len(at) > 0 {
+			// A backend that moves the steps would otherwise read as
+			// steps without events.
+			return &QueryError{Query: query, Err: fmt.Errorf("range answer has points at %d timestamps off the %s grid from %s", len(at), res, lo.Add(res).UTC().Format(time.RFC3339))}
+		}
+		for i, wd := range counted {
+			t := lo.Add(time.Duration(i+1) * res)
+			f.put(wd, t.Add(-res), t)
 		}
 		f.ss.st.Extend(lo, hi, res)
 		lo = hi
@@ -474,24 +502,43 @@ func (f *filler) steps(ctx context.Context, from, to time.Time, res time.Duratio
 	return nil
 }
 
-// add counts one step's answer and adds it per group.
+// add counts one step's answer and keeps it.
 func (f *filler) add(query string, from, to time.Time, vec model.Vector) error {
-	wd := f.q.count(to.Sub(from), vec)
-	if err := wd.check(); err != nil {
-		return &QueryError{Query: query, Err: err}
+	wd, err := f.count(query, to.Sub(from), vec)
+	if err != nil {
+		return err
 	}
+	f.put(wd, from, to)
+	return nil
+}
+
+// count reads one step's answer into counts, refusing what are no counts.
+func (f *filler) count(query string, span time.Duration, vec model.Vector) (*windowData, error) {
+	wd := f.q.count(span, vec)
+	if err := wd.check(); err != nil {
+		return nil, &QueryError{Query: query, Err: err}
+	}
+	return wd, nil
+}
+
+// put adds one step's counts per group.
+func (f *filler) put(wd *windowData, from, to time.Time) {
 	if wd.errorSeries {
 		f.ss.st.Mark(markErrorSeries, to)
 	}
+	var refused error
 	for _, g := range wd.groups {
 		// increase() extrapolates each series on its own; check allowed
 		// that much slack, the store keeps counts.
 		total := math.Max(0, g.total)
 		bad := math.Min(total, math.Max(0, g.bad))
-		if err := f.ss.st.Add(g.labels, from, to, bad, total); err != nil {
-			f.es.logger.Warn("events not kept", "slo", f.e.slo.Name, "err", err)
+		if err := f.ss.st.Add(g.labels, from, to, bad, total); err != nil && refused == nil {
+			refused = err
 		}
 	}
+	if refused != nil {
+		// One line per step, not per group: a full store refuses thousands.
+		f.es.logger.Warn("events not kept", "slo", f.e.slo.Name, "refused_groups", f.ss.st.Refused(), "err", refused)
+	}
 	f.ss.dirty = true
-	return nil
 }

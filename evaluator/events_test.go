@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -179,6 +181,8 @@ func TestEventStoreMatchesPromQL(t *testing.T) {
 		}
 	})
 
+	t.Run("damaged store", func(t *testing.T) { damagedStoreIsRebuilt(t, api, instant, ranges, end) })
+
 	t.Run("restart catches up the gap only", func(t *testing.T) {
 		ranges.span = map[string]time.Duration{}
 		changed := weekSLOs(t)
@@ -200,6 +204,27 @@ func TestEventStoreMatchesPromQL(t *testing.T) {
 			t.Errorf("changed SLO: range queries over %s, want its whole window rebuilt", got)
 		}
 	})
+}
+
+// A damaged store file is moved aside, never misread, and the store is
+// rebuilt from Prometheus.
+func damagedStoreIsRebuilt(t *testing.T, api v1.API, instant evaluator.Querier, ranges evaluator.RangeQuerier, end time.Time) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events", "errors.events")
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("vllm-sentinel event store\n\x00garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := evaluator.New(instant, weekSLOs(t), nil, evaluator.Options{Events: &evaluator.EventOptions{Step: 30 * time.Second, Ranges: ranges, Dir: dir}}).Eval(context.Background(), end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstPromQL(t, api, res, end)
+	if aside, _ := filepath.Glob(path + ".corrupt-*"); len(aside) != 1 {
+		t.Errorf("damaged store: %v moved aside, want one file", aside)
+	}
 }
 
 // A first start with a bounded backfill reports its long windows as

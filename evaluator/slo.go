@@ -313,6 +313,16 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 		return nil, &AbsentError{Metric: metric, Time: ts}
 	}
 	results := assemble(s, q.family, q.interpolated, data[:len(windows)], data[len(windows)], periodLen)
+	if len(results) == 0 && warming(data) {
+		// No group in any window the store holds yet: the SLO is warming,
+		// not gone from every output.
+		r := SLOResult{SLO: s.Name, Labels: map[string]string{}, Objective: s.Objective.Percent(), Metric: q.family, Firing: []FiringPair{}, State: StateWarming,
+			Warning: "the event store is still reading this SLO's history from Prometheus", Budget: WindowResult{Window: rules.Duration(budgetWindow), Warming: true}}
+		for _, wd := range data[:len(windows)] {
+			r.Windows = append(r.Windows, WindowResult{Window: rules.Duration(wd.window), Warming: wd.warming})
+		}
+		results = []SLOResult{r}
+	}
 	if q.native {
 		for i := range results {
 			results[i].Note = "native histogram: good events read with histogram_fraction at the threshold (exact at a bucket bound, interpolated inside a bucket)"

@@ -252,7 +252,7 @@ func (s *Store) Sum(from, to time.Time) (groups []Group, ok bool) {
 		if !g.seen.After(from) {
 			continue // nothing of the group in the window, as in a query's answer
 		}
-		bad, total := g.rings[tier].sum(w, from, to)
+		bad, total := g.rings[tier].sum(w, from, to, s.from[tier], s.through)
 		groups = append(groups, Group{Labels: g.labels, Fingerprint: fp, Bad: bad, Total: total})
 	}
 	return groups, true
@@ -346,7 +346,12 @@ func (r *ring) add(w time.Duration, from, to time.Time, bad, total float64) {
 	}
 }
 
-func (r *ring) sum(w time.Duration, from, to time.Time) (bad, total float64) {
+// sum adds up the slots over [from, to). A slot's events lie within the
+// part of it the store holds, [held, through): the slot being filled holds
+// events only up to through, the oldest one only from where its tier's
+// data begins. A slot the window cuts counts by its overlap with that held
+// part, so the newest events of an incident count in full in every window.
+func (r *ring) sum(w time.Duration, from, to, held, through time.Time) (bad, total float64) {
 	if r.newest == math.MinInt64 {
 		return 0, 0
 	}
@@ -354,12 +359,17 @@ func (r *ring) sum(w time.Duration, from, to time.Time) (bad, total float64) {
 	// window of every group, each cycle.
 	n, wn := int64(len(r.bad)), int64(w)
 	a, b := from.UnixNano(), to.UnixNano()
+	h0, h1 := held.UnixNano(), through.UnixNano()
 	first, last := floorDiv(a, wn), floorDiv(b-1, wn)
 	for k := max(first, r.newest-n+1); k <= min(last, r.newest); k++ {
 		i := mod(k, n)
 		sb, st := float64(r.bad[i]), float64(r.total[i])
 		if k == first || k == last {
-			f := float64(min((k+1)*wn, b)-max(k*wn, a)) / float64(wn)
+			lo, hi := max(k*wn, h0), min((k+1)*wn, h1)
+			if hi <= lo {
+				continue
+			}
+			f := math.Min(1, float64(max(0, min(hi, b)-max(lo, a)))/float64(hi-lo))
 			sb, st = sb*f, st*f
 		}
 		bad += sb

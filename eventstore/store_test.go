@@ -229,3 +229,31 @@ func TestDecodeRefusesWhatEncodeCannotWrite(t *testing.T) {
 func near(a, b, rel float64) bool {
 	return math.Abs(a-b) <= rel*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
 }
+
+// The slot being filled holds events only up to Through: its events count
+// in full in a window that ends there, so an outage of the last ten
+// minutes weighs as much in the 1d window as in the 1h one.
+func TestNewestSlotCountsInFull(t *testing.T) {
+	step := 30 * time.Second
+	s := New("ttft", Tiers(step, 28*24*time.Hour))
+	end := t0.Add(29*24*time.Hour + 10*time.Minute)
+	for at := t0; at.Before(end); at = at.Add(step) {
+		bad := 0.0
+		if !at.Before(end.Add(-10 * time.Minute)) {
+			bad = 30
+		}
+		if err := s.Add(model.LabelSet{"model_name": "a"}, at, at.Add(step), bad, 30); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Extend(t0, end, step)
+	for _, w := range []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour, 28 * 24 * time.Hour} {
+		gs, ok := s.Sum(end.Add(-w), end)
+		if !ok || len(gs) != 1 {
+			t.Fatalf("%s: ok=%v %v", w, ok, gs)
+		}
+		if !near(gs[0].Bad, 600, 1e-6) || !near(gs[0].Total, w.Seconds(), 1e-6) {
+			t.Errorf("%s: bad %g of %g, want 600 of %g", w, gs[0].Bad, gs[0].Total, w.Seconds())
+		}
+	}
+}

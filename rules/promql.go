@@ -227,7 +227,7 @@ func (c Count) apply(e parser.Expr) parser.Expr {
 		vs := call.Args[0].(*parser.MatrixSelector).VectorSelector.(*parser.VectorSelector)
 		prev := *vs
 		prev.LabelMatchers = append([]*labels.Matcher(nil), vs.LabelMatchers...)
-		prev.OriginalOffset = c.Span
+		prev.OriginalOffset = vs.OriginalOffset + c.Span
 		sub := &parser.BinaryExpr{Op: parser.SUB, LHS: vs, RHS: &prev, VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}
 		return &parser.ParenExpr{Expr: &parser.BinaryExpr{Op: parser.GTE, LHS: &parser.ParenExpr{Expr: sub}, RHS: &parser.NumberLiteral{Val: 0}}}
 	}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -302,5 +303,27 @@ func TestAnyTargetDownKeepsTheLabelsUpHas(t *testing.T) {
 	}
 	if got, want := q.AnyTargetDown(sel), `up{instance=~"gpu-.*",job="vllm"} == 0`; got != want {
 		t.Errorf("AnyTargetDown = %s, want %s", got, want)
+	}
+}
+
+func TestDeltaReadsTwoSamplesAndKeepsTheUsersOffset(t *testing.T) {
+	q := NewPromQL()
+	errs, err := q.ParseExpr(`vllm:request_success_total{finished_reason="error"} offset 1m`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, _ := q.ParseExpr(`vllm:request_success_total offset 1m`)
+	got, err := q.RatioCounts(errs, total, nil, []string{"model_name"}, Delta(30*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `label_replace(sum by (model_name) (((vllm:request_success_total{finished_reason="error"} offset 1m - vllm:request_success_total{finished_reason="error"} offset 1m30s) >= 0)), "__sentinel_part", "errors", "", "") or ` +
+		`label_replace(sum by (model_name) (((vllm:request_success_total offset 1m - vllm:request_success_total offset 1m30s) >= 0)), "__sentinel_part", "total", "", "")`
+	if got != want {
+		t.Errorf("delta query\n got  %s\n want %s", got, want)
+	}
+	full, _ := q.ParseExpr(`sum(increase(vllm:request_success_total[5m]))`)
+	if _, err := q.RatioCounts(full, full, nil, nil, Delta(30*time.Second), nil); !errors.Is(err, ErrNotIncremental) {
+		t.Errorf("full expression as a delta: err %v, want ErrNotIncremental", err)
 	}
 }
