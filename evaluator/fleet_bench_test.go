@@ -186,6 +186,10 @@ func fleetIndicators(b *testing.B) []*rules.Indicator {
 // VLLM_SENTINEL_FLEET_MODELS and _INSTANCES size the fleet (100 x 10).
 func BenchmarkFleet(b *testing.B) {
 	models, instances := envInt("VLLM_SENTINEL_FLEET_MODELS", 100), envInt("VLLM_SENTINEL_FLEET_INSTANCES", 10)
+	if os.Getenv("GOGC") == "" {
+		// As the daemon runs.
+		defer debug.SetGCPercent(debug.SetGCPercent(evaluator.GCPercent))
+	}
 	start := simtest.Start
 	end := start.Add(25 * time.Hour)
 	scrape := time.Minute

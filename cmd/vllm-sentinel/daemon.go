@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
+	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 	"github.com/vllm-sentinel/vllm-sentinel/web"
@@ -35,6 +37,9 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
 	// terminal) must not kill the daemon before its graceful shutdown:
 	// the write fails with EPIPE instead, and the daemon goes on.
 	signal.Ignore(syscall.SIGPIPE)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(evaluator.GCPercent)
+	}
 	fs := newFlagSet("run", stderr)
 	cfgFile := configFlag(fs)
 	lf := addLogFlags(fs)
