@@ -72,6 +72,10 @@ func TestScenariosInPrometheus(t *testing.T) {
 				testErrorBurst(q)
 			case sim.ScenarioRestart:
 				testRestart(q)
+			case sim.ScenarioLowTraffic:
+				testLowTraffic(q)
+			case sim.ScenarioFlapping:
+				testFlapping(q)
 			default:
 				t.Fatalf("no PromQL test for scenario %s", name)
 			}
@@ -218,6 +222,33 @@ func testErrorBurst(q querier) {
 	}
 	if f := share(incident+30*time.Minute, "20m"); !(f > 0.05 && f < 0.1) {
 		q.t.Errorf("error share %.4f during the incident, want 5-10%%", f)
+	}
+}
+
+func testLowTraffic(q querier) {
+	for _, h := range []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour} {
+		if n := q.value(h, `sum(increase(vllm:request_success_total{model_name=%[1]q}[1h]))`); !(n >= 2 && n <= 60) {
+			q.t.Errorf("%v requests in the hour to +%v, want a handful", n, h)
+		}
+	}
+	if w := q.value(3*time.Hour, `max_over_time(vllm:num_requests_waiting{model_name=%[1]q}[3h])`); w > 1 {
+		q.t.Errorf("%v requests waiting at a low rate", w)
+	}
+}
+
+func testFlapping(q querier) {
+	// Every burst breaches, every calm spell recovers: the 5m good ratio
+	// swings across the page's 14.4x threshold (85.6% good) each 15 minutes.
+	for burst := time.Duration(0); burst < 45*time.Minute; burst += 15 * time.Minute {
+		if r := q.ttftRatio(incident+burst+5*time.Minute, "5m"); !(r < 0.5) {
+			q.t.Errorf("5m TTFT good ratio %.3f at the end of the burst at +%v, want below 0.5", r, burst)
+		}
+		if w := q.value(incident+burst+14*time.Minute, `vllm:num_requests_waiting{model_name=%[1]q}`); w > 5 {
+			q.t.Errorf("%v waiting before the burst after +%v, want the backlog drained", w, burst)
+		}
+	}
+	if r := q.ttftRatio(incident+30*time.Minute, "5m"); !(r > 0.86) {
+		q.t.Errorf("5m TTFT good ratio %.3f in the calm spell at +30m, want above the page's threshold", r)
 	}
 }
 

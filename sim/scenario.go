@@ -14,6 +14,8 @@ const (
 	ScenarioSlowDecode = "slow-decode"
 	ScenarioErrorBurst = "error-burst"
 	ScenarioRestart    = "restart"
+	ScenarioLowTraffic = "low-traffic"
+	ScenarioFlapping   = "flapping"
 )
 
 // ScenarioInfo documents a scenario: when its incident starts, how it
@@ -60,6 +62,9 @@ type scenario struct {
 	shape func(tau time.Duration) shaping
 	// restart marks the scenario whose incident is a process restart.
 	restart bool
+	// rateScale, when set, scales the configured arrival rate for the
+	// whole run (a quiet deployment).
+	rateScale float64
 }
 
 // hiccupEvery is the period of slow-decode stalls.
@@ -205,6 +210,39 @@ func scenarios() []scenario {
 			},
 			shape:   func(time.Duration) shaping { return shaping{} },
 			restart: true,
+		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioLowTraffic,
+				Description: "A quiet deployment: about 16 requests an hour per engine (the configured rate " +
+					"x 0.0015, with the diurnal curve), healthy throughout; now and then one long prompt " +
+					"takes more than a second to its first token.",
+				Signature: "a few dozen requests per engine and 5m windows holding zero to three of them; " +
+					"the hourly TTFT good ratio at le=1.0 swings with single requests; no queue, no preemptions.",
+				ShouldFire: []string{"nothing but the watchdog: a handful of requests, one of them slow, is no evidence of a burn"},
+			},
+			shape:     func(time.Duration) shaping { return shaping{} },
+			rateScale: 0.0015,
+		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioFlapping,
+				Description: "A batch client switches on and off for five hours: for 5 minutes of every 15 " +
+					"its traffic pushes arrivals 20% past the engine's capacity, then stops and the backlog " +
+					"drains within about 5 minutes.",
+				IncidentAt: time.Hour,
+				Duration:   5 * time.Hour,
+				Signature: "vllm:num_requests_waiting rises and drains every 15 minutes; the 5m TTFT good " +
+					"ratio at le=1.0 falls below 0.9 in every burst and recovers between them.",
+				ShouldFire: []string{"SLOBurnRate ttft page 1h/5m once for the whole five hours: flap damping holds it through the calm spells"},
+			},
+			floor: 0.8,
+			shape: func(tau time.Duration) shaping {
+				if tau%(15*m) < 5*m {
+					return shaping{batchShare: 0.4}
+				}
+				return shaping{}
+			},
 		},
 	}
 }

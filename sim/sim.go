@@ -116,6 +116,9 @@ func conditionsFunc(cfg Config, sc scenario, start time.Time, caps capacities) f
 			rate:    cfg.Rate * diurnal(startSec+float64(t)/1e9),
 			errFrac: baselineErrFrac,
 		}
+		if sc.rateScale > 0 {
+			c.rate *= sc.rateScale
+		}
 		c.rate = math.Max(c.rate, sc.floor*caps.chat)
 		if sc.info.IncidentAt == 0 || t < incident || t >= incident+duration {
 			return c

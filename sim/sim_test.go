@@ -53,7 +53,7 @@ func TestNormalizeDefaults(t *testing.T) {
 }
 
 func TestScenariosDocumented(t *testing.T) {
-	want := []string{ScenarioHealthy, ScenarioSurge, ScenarioKVPressure, ScenarioStall, ScenarioSlowDecode, ScenarioErrorBurst, ScenarioRestart}
+	want := []string{ScenarioHealthy, ScenarioSurge, ScenarioKVPressure, ScenarioStall, ScenarioSlowDecode, ScenarioErrorBurst, ScenarioRestart, ScenarioLowTraffic, ScenarioFlapping}
 	if got := ScenarioNames(); !slices.Equal(got, want) {
 		t.Fatalf("ScenarioNames() = %v, want %v", got, want)
 	}
@@ -61,7 +61,7 @@ func TestScenariosDocumented(t *testing.T) {
 		if s.Description == "" || s.Signature == "" || len(s.ShouldFire) == 0 {
 			t.Errorf("scenario %s is not fully documented: %+v", s.Name, s)
 		}
-		if (s.Name == ScenarioHealthy) != (s.IncidentAt == 0) {
+		if (s.Name == ScenarioHealthy || s.Name == ScenarioLowTraffic) != (s.IncidentAt == 0) {
 			t.Errorf("scenario %s: incident offset %v", s.Name, s.IncidentAt)
 		}
 	}
