@@ -170,3 +170,60 @@ func TestOneConfigAllFlavours(t *testing.T) {
 		}
 	}
 }
+
+// pagesAndWarnings replays the example config over [from, to] every 30s and
+// returns the SLO pages and indicator alerts that started firing.
+func pagesAndWarnings(t *testing.T, promURL string, from, to time.Time) (pages, warnings []evaluator.Transition) {
+	t.Helper()
+	rep, err := backtest(context.Background(), exampleConfig(t, promURL), slog.New(slog.DiscardHandler), from, to, 30*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range rep.Transitions {
+		switch {
+		case tr.To != "firing" || strings.HasPrefix(tr.Alertname, "Sentinel"):
+		case tr.Alertname == evaluator.AlertSLOBurnRate:
+			if tr.Labels["severity"] == "critical" {
+				pages = append(pages, tr)
+			}
+		default:
+			warnings = append(warnings, tr)
+		}
+	}
+	return pages, warnings
+}
+
+// An incident that comes and goes every 15 minutes for five hours is one
+// page per window pair, not one per burst: flap damping holds each pair
+// through the calm spells.
+func TestFlappingIsOnePage(t *testing.T) {
+	start := simtest.Start
+	incident := start.Add(7 * time.Hour)
+	prom := simtest.Prometheus(t, sim.Config{Scenario: sim.ScenarioFlapping, Seed: 1, IncidentAt: 7 * time.Hour}, start, incident.Add(5*time.Hour+15*time.Minute))
+	pages, _ := pagesAndWarnings(t, prom.URL, incident.Add(-30*time.Minute), incident.Add(5*time.Hour+10*time.Minute))
+	perPair := map[string]int{}
+	for _, p := range pages {
+		perPair[string(p.Labels["slo"]+" "+p.Labels["long_window"]+"/"+p.Labels["short_window"])]++
+	}
+	t.Logf("pages per pair over five hours of flapping: %v", perPair)
+	if perPair["ttft 1h/5m"] != 1 {
+		t.Errorf("flapping for five hours: 1h/5m pages %d times (all pages: %v), want once", perPair["ttft 1h/5m"], perPair)
+	}
+	for pair, n := range perPair {
+		if n > 1 {
+			t.Errorf("flapping: %s paged %d times, want once", pair, n)
+		}
+	}
+}
+
+// A quiet deployment (about 16 requests an hour) over three days raises
+// neither a page nor an indicator with the shipped defaults.
+func TestLowTrafficIsQuiet(t *testing.T) {
+	start := simtest.Start
+	end := start.Add(3 * 24 * time.Hour)
+	prom := simtest.Prometheus(t, sim.Config{Scenario: sim.ScenarioLowTraffic, Seed: 1}, start, end)
+	pages, warnings := pagesAndWarnings(t, prom.URL, start.Add(7*time.Hour), end)
+	if len(pages) > 0 || len(warnings) > 0 {
+		t.Errorf("low traffic: %d pages %v, %d indicator alerts %v; want none", len(pages), pages, len(warnings), warnings)
+	}
+}
