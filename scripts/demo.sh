@@ -45,6 +45,11 @@ route:
   group_by: [alertname, slo, indicator, model_name]
   group_wait: 5s
   group_interval: 10s
+# While an SLO pages for a model, its tickets for that model are noise.
+inhibit_rules:
+  - source_matchers: [alertname="SLOBurnRate", slo_tier="page"]
+    target_matchers: [alertname="SLOBurnRate", slo_tier="ticket"]
+    equal: [slo, model_name, cluster]
 receivers:
   - name: demo
 YAML
