@@ -21,19 +21,19 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
 )
 
-// churnHistory is a Prometheus holding 8 days of two models in which the
-// first server restarts (every counter resets) on day 3 and is replaced by
-// a second one on day 5 (its series vanish, new ones appear, a day of both).
-func churnHistory(t *testing.T) (*promtest.Prometheus, time.Time) {
+// churnHistory writes 8 days of two models in which the first server
+// restarts (every counter resets) on day 3 and is replaced by a second one
+// on day 5 (its series vanish, new ones appear, a day of both).
+func churnHistory(t *testing.T) (files []string, end time.Time) {
 	t.Helper()
 	start := simtest.Start
-	end := start.Add(8 * 24 * time.Hour)
+	end = start.Add(8 * 24 * time.Hour)
 	models := []string{"m1", "m2"}
 	first := simtest.Backfill(t, sim.Config{Scenario: sim.ScenarioRestart, IncidentAt: 3*24*time.Hour + 7*time.Hour, Models: models, Seed: 5,
 		TargetLabels: map[string]string{"job": "vllm", "instance": "gpu-a:8000"}}, start, start.Add(6*24*time.Hour))
 	second := simtest.Backfill(t, sim.Config{Scenario: sim.ScenarioErrorBurst, IncidentAt: 6*time.Hour + 20*time.Minute, Models: models, Seed: 6,
 		TargetLabels: map[string]string{"job": "vllm", "instance": "gpu-b:8000"}}, start.Add(5*24*time.Hour), end)
-	return promtest.StartPrometheus(t, promtest.PrometheusOptions{OpenMetrics: []string{first, second}}), end
+	return []string{first, second}, end
 }
 
 // ttftBound is the weekly TTFT SLO's threshold as vllm-sim writes it.
@@ -136,7 +136,22 @@ func (l *rangeLog) QueryRange(ctx context.Context, q string, r v1.Range) (model.
 }
 
 func TestEventStoreMatchesPromQL(t *testing.T) {
-	prom, end := churnHistory(t)
+	files, end := churnHistory(t)
+	for _, v := range []struct {
+		name string
+		v3   bool
+	}{{"prometheus 2", false}, {"prometheus 3", true}} {
+		t.Run(v.name, func(t *testing.T) {
+			prom := promtest.StartPrometheus(t, promtest.PrometheusOptions{OpenMetrics: files, Version3: v.v3})
+			eventStoreMatchesPromQL(t, prom, end)
+		})
+	}
+}
+
+// eventStoreMatchesPromQL checks the store against increase() on one
+// Prometheus: 2.42 selects [t-w, t], 3.x (t-w, t], and both read the
+// store's deltas and coarse increases alike.
+func eventStoreMatchesPromQL(t *testing.T, prom *promtest.Prometheus, end time.Time) {
 	api := prom.API(t)
 	instant := evaluator.NewAPIQuerier(api, nil)
 	step := 30 * time.Second
