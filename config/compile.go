@@ -62,6 +62,9 @@ func (l *loader) compileRules(cfg *Config, slos []rules.SLOSpec, indicators []ru
 		func(s rules.SLOSpec) (*rules.SLO, error) { return rules.Compile(p, s, d) })
 	cfg.Indicators = compileAll(l, "indicators", "indicator", indicators, func(s rules.IndicatorSpec) string { return s.Name },
 		func(s rules.IndicatorSpec) (*rules.Indicator, error) { return rules.CompileIndicator(p, s, d) })
+	if err := rules.CheckStep(cfg.SLOs, cfg.Global.EvaluationInterval.D()); err != nil {
+		l.at([]any{"global", "evaluation_interval"}, "%v", err)
+	}
 }
 
 // checkSomethingToEvaluate refuses a file that defines neither an SLO nor

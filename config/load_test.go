@@ -103,6 +103,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"invalid-windows.yaml", []string{`:10: slos[0].alerting.windows[0].short: short window 1h must be shorter than long window 30m`}},
 		{"invalid-not-yaml.yaml", []string{`invalid-not-yaml.yaml:1: not valid YAML: did not find expected ',' or '}'`}},
 		{"invalid-wrong-type.yaml", []string{`:2: expected a duration`, `:3: wrong type: got a mapping, want a list`}},
+		{"invalid-interval.yaml", []string{`:2: global.evaluation_interval: 10m is longer than the 5m window of SLO "ttft"`}},
 		{"invalid-many.yaml", []string{`:3: unknown field "colour"`, `:5: slos[0].objective: objective is required`, `:12: slos[1].sli: set exactly one of latency or ratio`, `:22: routes[0].notifiers[0]: unknown notifier "pager"`}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

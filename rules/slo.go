@@ -248,6 +248,21 @@ func checkRatioSide(e parser.Expr, groupBy []string) error {
 	return err
 }
 
+// CheckStep refuses an evaluation step longer than an SLO's shortest
+// window: the event store counts events step by step, and a window
+// shorter than one step cannot be told from it.
+func CheckStep(slos []*SLO, step time.Duration) error {
+	for _, s := range slos {
+		for _, w := range s.QueryWindows() {
+			if w < step {
+				return fmt.Errorf("%s is longer than the %s window of SLO %q: a window shorter than one evaluation cannot be counted; evaluate at least every %s",
+					Duration(step), Duration(w), s.Name, Duration(w))
+			}
+		}
+	}
+	return nil
+}
+
 // KeepFiringFor is how long pair w keeps firing after its burn stops, so
 // that an oscillating incident is one page: alerting.keep_firing_for, or
 // the pair's short window.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
 func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -65,6 +66,10 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if *step == 0 {
 		*step = cfg.Global.EvaluationInterval.D()
+	}
+	if err := rules.CheckStep(cfg.SLOs, *step); err != nil {
+		fmt.Fprintf(stderr, "backtest: --step %v\n", err)
+		return exitUsage
 	}
 	if n := to.Sub(from) / *step; n > maxBacktestSteps {
 		fmt.Fprintf(stderr, "backtest: %s to %s every %s is %d evaluations, more than %d: use a larger --step\n",

@@ -71,6 +71,8 @@ func TestCLIRefusesImplausibleInput(t *testing.T) {
 		{"backtest", "--config", "../../configs/example.yaml", "--from", "0"},
 		{"backtest", "--config", "../../configs/example.yaml", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z", "--step", "-1m"},
 		{"backtest", "--config", "../../configs/example.yaml", "--from", "2020-01-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z", "--step", "1s"},
+		// Longer than the 1h/5m pair's short window: not countable step by step.
+		{"backtest", "--config", "../../configs/example.yaml", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z", "--step", "10m"},
 		{"rules", "export"},
 	} {
 		if code, _, errs := runCLI(t, args...); code != 2 {
