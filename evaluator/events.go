@@ -69,6 +69,8 @@ type eventStores struct {
 	stores map[string]*sloStore
 	// slis caches each latency SLI's resolution, with when it was made.
 	slis map[string]cachedSLI
+	// swept is set once the temporary files of interrupted saves are gone.
+	swept bool
 }
 
 type cachedSLI struct {
@@ -198,6 +200,12 @@ func (es *eventStores) Save(now time.Time, force bool) error {
 	}
 	es.mu.Lock()
 	defer es.mu.Unlock()
+	if !es.swept {
+		// At the first save, not at start: on a reload the engine this one
+		// replaces may still be saving until its schedule has ended.
+		_ = atomicfile.RemoveTemps(filepath.Join(es.opts.Dir, "events"))
+		es.swept = true
+	}
 	var errs []error
 	for name, ss := range es.stores {
 		if !ss.dirty || (!force && now.Sub(ss.savedAt) < es.opts.SaveEvery) {

@@ -2,6 +2,10 @@ package evaluator_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -37,5 +41,25 @@ func TestQueryOffsetShiftsEveryQuery(t *testing.T) {
 		if len(seen) != 1 || seen[ts.Add(-2*time.Minute)] == 0 {
 			t.Errorf("events %v: queries at %v, want all at %s", events != nil, seen, ts.Add(-2*time.Minute))
 		}
+	}
+}
+
+// What an interrupted save left behind is swept at the first save.
+func TestEventStoreSweepsInterruptedSaves(t *testing.T) {
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "events", ".tmp-ttft.events-123")
+	if err := os.MkdirAll(filepath.Dir(tmp), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, []byte("half a store"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ev := evaluator.New(evaluator.QuerierFunc(func(context.Context, string, time.Time) (model.Value, error) { return model.Vector{}, nil }),
+		nil, nil, evaluator.Options{Events: &evaluator.EventOptions{Step: 30 * time.Second, Dir: dir}})
+	if err := ev.SaveEvents(time.Now(), true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("temporary file of an interrupted save still there: %v", err)
 	}
 }
