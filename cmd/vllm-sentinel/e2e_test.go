@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/alertmanager/api/v2/models"
 
+	"github.com/vllm-sentinel/vllm-sentinel/eventstore"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/poll"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
 )
@@ -359,6 +360,13 @@ receivers:
 		t.Errorf("notifications before the breach ends: %v, want exactly one firing (no resolve, no second page)", got)
 	}
 	c.terminate(t)
+	// Its graceful stop saved the event store: a restart would read only
+	// the time it was down.
+	if b, err := os.ReadFile(filepath.Join(dirC, "events", "errors.events")); err != nil {
+		t.Errorf("event store after SIGTERM: %v", err)
+	} else if _, err := eventstore.Decode(b); err != nil {
+		t.Errorf("event store after SIGTERM: %v", err)
+	}
 
 	// The breach ends: the resolve reaches Alertmanager.
 	poll.Until(t, time.Until(breachEnd)+60*time.Second, "the page to resolve", func() bool {
