@@ -123,11 +123,17 @@ func indicatorAnnotations(in *rules.Indicator, group map[string]string, value fl
 		}
 	}
 	v, th := num(value), num(in.Threshold())
+	summary := fmt.Sprintf("Leading indicator %s: "+n.summary, in.Name, who, v, th)
 	if in.Kind == rules.KindKVCachePressure {
-		v, th = pct(value), pct(in.Threshold())
+		summary = fmt.Sprintf("Leading indicator %s: "+n.summary, in.Name, who, pct(value), pct(in.Threshold()))
+		if in.For > 0 {
+			// The value is the level the cache held for "for" of the window.
+			summary = fmt.Sprintf("Leading indicator %s: the KV cache of %s stayed %s full or more for %s of the last %s (threshold %s)",
+				in.Name, who, pct(value), rules.Duration(in.For), rules.Duration(max(in.Window(), in.For)), pct(in.Threshold()))
+		}
 	}
 	return model.LabelSet{
-		"summary":     model.LabelValue(fmt.Sprintf("Leading indicator %s: "+n.summary, in.Name, who, v, th)),
+		"summary":     model.LabelValue(summary),
 		"description": model.LabelValue(n.remedy),
 	}
 }

@@ -16,7 +16,7 @@ type indicatorRule struct {
 
 func (r *indicatorRule) key() ruleKey { return ruleKey{kindIndicator, r.in.Name} }
 func (r *indicatorRule) timing() Timing {
-	return Timing{For: r.in.For, KeepFiringFor: r.in.KeepFiringFor}
+	return Timing{For: r.in.PendingFor(), KeepFiringFor: r.in.KeepFiringFor}
 }
 
 // indicatorData is what indicator annotation templates see.

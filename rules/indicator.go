@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -50,10 +51,11 @@ var indicatorDefaults = map[string]struct {
 	// Preemptions per second: a healthy engine does not preempt at all, so
 	// a few a minute already mean the KV cache is running out.
 	KindPreemptionRate: {threshold: 0.05, window: 5 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"num_preemptions"}},
-	// KV cache usage, 0..1, of the fullest engine at its peak over the
-	// window: usage swings with every admitted and finished sequence, and
-	// the peaks are where preemption starts.
-	KindKVCachePressure: {threshold: 0.9, window: 2 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"kv_cache_usage_perc"}},
+	// KV cache usage, 0..1, of the fullest engine, above the threshold for
+	// at least "for" in total over the window: usage swings with every
+	// admitted and finished sequence, so a filling cache shows as peaks
+	// that keep coming, and a single burst shorter than "for" never fires.
+	KindKVCachePressure: {threshold: 0.9, window: 10 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"kv_cache_usage_perc"}},
 	// Requests waiting while none finish.
 	KindQueueStall:        {floor: 0, window: 2 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_requests_waiting", "request_success"}},
 	KindLatencyPercentile: {window: 5 * time.Minute, forDur: 5 * time.Minute},
@@ -142,6 +144,16 @@ func (in *Indicator) Threshold() float64 {
 	return in.threshold
 }
 
+// PendingFor is how long the alert stays pending before it fires: For,
+// except for kv_cache_pressure, whose query already asks that usage held
+// above the threshold for For: a second wait would count it twice.
+func (in *Indicator) PendingFor() time.Duration {
+	if in.Kind == KindKVCachePressure {
+		return 0
+	}
+	return in.For
+}
+
 // Window is the range the indicator's rate or trend looks back over.
 func (in *Indicator) Window() time.Duration { return in.window }
 
@@ -184,8 +196,22 @@ func (in *Indicator) query(p *PromQL, names func(string) string, native bool) st
 	case KindPreemptionRate:
 		return p.fill(`sum(rate(m[1m])) > 0`, names("num_preemptions"), sel, g, in.window, in.threshold).String()
 	case KindKVCachePressure:
-		// The fullest engine is the one that preempts.
-		return p.fill(`max(max_over_time(m[1m])) > 0`, names("kv_cache_usage_perc"), sel, g, in.window, in.threshold).String()
+		// The fullest engine is the one that preempts. The (1 - for/window)
+		// quantile of its usage over the window is the level it stayed at
+		// or above for "for" of it, in the raw samples, not in a smoothed
+		// lookback.
+		kv := names("kv_cache_usage_perc")
+		if in.For <= 0 {
+			return p.fill(`max(m) > 0`, kv, sel, g, 0, in.threshold).String()
+		}
+		e := p.fill(`max(quantile_over_time(0.8, m[1m])) > 0`, kv, sel, g, max(in.window, in.For), in.threshold)
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			if c, ok := n.(*parser.Call); ok && c.Func.Name == "quantile_over_time" {
+				c.Args[0].(*parser.NumberLiteral).Val = math.Max(0, 1-float64(in.For)/float64(max(in.window, in.For)))
+			}
+			return nil
+		})
+		return e.String()
 	case KindQueueStall:
 		waiting := p.fill(`sum(m) > 0`, names("num_requests_waiting"), sel, g, 0, in.floor)
 		finishing := p.fill(`sum(rate(m[1m])) > 0`, names("request_success"), sel, g, in.window, 0)

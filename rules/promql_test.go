@@ -119,7 +119,7 @@ func TestIndicatorQueries(t *testing.T) {
 		{IndicatorSpec{Name: "preemptions", Kind: KindPreemptionRate},
 			`sum by (instance, model_name) (rate(vllm:num_preemptions_total{job="vllm"}[5m])) > 0.05`},
 		{IndicatorSpec{Name: "kv", Kind: KindKVCachePressure},
-			`max by (instance, model_name) (max_over_time(vllm:gpu_cache_usage_perc{job="vllm"}[2m])) > 0.9`},
+			`max by (instance, model_name) (quantile_over_time(0.8, vllm:gpu_cache_usage_perc{job="vllm"}[10m])) > 0.9`},
 		{IndicatorSpec{Name: "stall", Kind: KindQueueStall},
 			`sum by (instance, model_name) (vllm:num_requests_waiting{job="vllm"}) > 0 unless sum by (instance, model_name) (rate(vllm:request_success_total{job="vllm"}[2m])) > 0`},
 		{IndicatorSpec{Name: "itl", Kind: KindLatencyPercentile, Metric: "inter_token_latency", Percentile: 99, Threshold: &th},
