@@ -122,11 +122,11 @@ func storeID(s *rules.SLO, q *sli, tiers []eventstore.Tier) string {
 }
 
 // retention is how far back an SLO's windows reach: the longest window or
-// calendar period, plus a slot.
+// calendar period (the store's tiers add a slot).
 func retention(s *rules.SLO) time.Duration {
 	r := s.PeriodLength()
 	if s.Calendar != "" {
-		r = 31 * 24 * time.Hour
+		r = s.Calendar.Longest()
 	}
 	for _, w := range s.QueryWindows() {
 		r = max(r, w)

@@ -218,8 +218,11 @@ type sli struct {
 	interpolated bool
 	// identity is what the queries count, for the event store's id.
 	identity string
-	build    func(rules.Count) (string, error)
-	count    func(w time.Duration, vec model.Vector) *windowData
+	// incremental says the events can be read step by step: build has a
+	// delta form.
+	incremental bool
+	build       func(rules.Count) (string, error)
+	count       func(w time.Duration, vec model.Vector) *windowData
 }
 
 // resolve finds how to count the SLO's events at ts: for a classic latency
@@ -276,10 +279,12 @@ func (e *sloEval) resolve(ctx context.Context, ts time.Time) (*sli, error) {
 	return nil, fmt.Errorf("SLO %q has no SLI", s.Name)
 }
 
-// incremental says whether the SLI's events can be read step by step.
-func (q *sli) incremental() bool {
+// withDeltas notes whether q's events can be read step by step, once, as
+// it is resolved.
+func withDeltas(q *sli) *sli {
 	_, err := q.build(rules.Delta(time.Minute))
-	return err == nil
+	q.incremental = err == nil
+	return q
 }
 
 func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
@@ -294,7 +299,7 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 	}
 	all := append(append([]time.Duration(nil), windows...), budgetWindow)
 	var data []*windowData
-	if e.events != nil && q.incremental() {
+	if e.events != nil && q.incremental {
 		data, err = e.events.windows(ctx, e, q, ts, all)
 	} else {
 		data, err = e.queryWindows(ctx, ts, all, func(w time.Duration) (string, error) { return q.build(rules.Increase(w)) }, q.count)
@@ -317,7 +322,7 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 		// No group in any window the store holds yet: the SLO is warming,
 		// not gone from every output.
 		r := SLOResult{SLO: s.Name, Labels: map[string]string{}, Objective: s.Objective.Percent(), Metric: q.family, Firing: []FiringPair{}, State: StateWarming,
-			Warning: "the event store is still reading this SLO's history from Prometheus", Budget: WindowResult{Window: rules.Duration(budgetWindow), Warming: true}}
+			Warning: warmingWarning, Budget: WindowResult{Window: rules.Duration(budgetWindow), Warming: true}}
 		for _, wd := range data[:len(windows)] {
 			r.Windows = append(r.Windows, WindowResult{Window: rules.Duration(wd.window), Warming: wd.warming})
 		}
@@ -345,10 +350,20 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 
 // sli resolves the SLI, through the event store's cache when there is one.
 func (e *sloEval) sli(ctx context.Context, ts time.Time) (*sli, error) {
-	if e.events == nil || e.slo.Latency == nil {
+	if e.events == nil {
 		return e.resolve(ctx, ts)
 	}
-	return e.events.resolved(e.slo.Name, ts, func() (*sli, error) { return e.resolve(ctx, ts) })
+	resolve := func() (*sli, error) {
+		q, err := e.resolve(ctx, ts)
+		if err != nil {
+			return nil, err
+		}
+		return withDeltas(q), nil
+	}
+	if e.slo.Latency == nil {
+		return resolve()
+	}
+	return e.events.resolved(e.slo.Name, ts, resolve)
 }
 
 // queryWindows runs each window's query, at most e.parallel at a time, and
@@ -617,7 +632,7 @@ func assemble(s *rules.SLO, family string, interpolated bool, windows []*windowD
 			r.State = StateBurning
 		case r.Budget.Warming || anyWarming(r.Windows):
 			r.State = StateWarming
-			r.Warning = "the event store is still reading this SLO's history from Prometheus: its long windows are not known yet"
+			r.Warning = warmingWarning
 		case r.Budget.Events == 0 && allEmpty(r.Windows):
 			r.State = StateNoData
 		default:
@@ -627,6 +642,9 @@ func assemble(s *rules.SLO, family string, interpolated bool, windows []*windowD
 	}
 	return out
 }
+
+// warmingWarning says why a warming SLO has no numbers yet.
+const warmingWarning = "the event store is still reading this SLO's history from Prometheus: its long windows are not known yet"
 
 func anyWarming(ws []WindowResult) bool {
 	for _, w := range ws {

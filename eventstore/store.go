@@ -177,18 +177,6 @@ func (s *Store) Extend(from, through time.Time, res time.Duration) {
 	}
 }
 
-// Covered is the oldest time from which some tier holds every event up to
-// Through; zero for an empty store.
-func (s *Store) Covered() time.Time {
-	var oldest time.Time
-	for i := range s.tiers {
-		if f := s.start(i); !f.IsZero() && (oldest.IsZero() || f.Before(oldest)) {
-			oldest = f
-		}
-	}
-	return oldest
-}
-
 // CoveredAt is the oldest time from which the finest tier whose slots are
 // at least res wide holds every event: where a backfill at resolution res
 // has reached.

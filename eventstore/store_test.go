@@ -115,8 +115,9 @@ func TestWindowOlderThanTheDataIsNotCovered(t *testing.T) {
 	if _, ok := s.Sum(end.Add(-time.Hour), end.Add(time.Minute)); ok {
 		t.Error("a window ending after the data is covered")
 	}
-	if got := s.Covered(); !got.Equal(t0) {
-		t.Errorf("Covered() = %s, want %s", got, t0)
+	// The 5m tier keeps 12 hours: all of the data, back to its start.
+	if got := s.CoveredAt(5 * time.Minute); !got.Equal(t0) {
+		t.Errorf("CoveredAt(5m) = %s, want %s", got, t0)
 	}
 }
 
@@ -186,8 +187,8 @@ func TestEncodeDecodeKeepsEverySum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.ID() != s.ID() || !back.Through().Equal(s.Through()) || !back.Covered().Equal(s.Covered()) {
-		t.Fatalf("decoded %s through %s covered %s; want %s, %s, %s", back.ID(), back.Through(), back.Covered(), s.ID(), s.Through(), s.Covered())
+	if back.ID() != s.ID() || !back.Through().Equal(s.Through()) || !back.CoveredAt(time.Hour).Equal(s.CoveredAt(time.Hour)) {
+		t.Fatalf("decoded %s through %s covered %s; want %s, %s, %s", back.ID(), back.Through(), back.CoveredAt(time.Hour), s.ID(), s.Through(), s.CoveredAt(time.Hour))
 	}
 	for _, w := range []time.Duration{5 * time.Minute, 6 * time.Hour, 7 * 24 * time.Hour} {
 		a, _ := s.Sum(end.Add(-w), end)

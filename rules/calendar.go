@@ -36,6 +36,15 @@ func (c Calendar) Shortest() time.Duration {
 	return 7 * day
 }
 
+// Longest is the longest period there is: what a store of the period's
+// events must keep.
+func (c Calendar) Longest() time.Duration {
+	if c == CalendarMonth {
+		return 31 * day
+	}
+	return 7 * day
+}
+
 // Period returns the period that contains t in loc: the calendar month, or
 // the ISO week (Monday first), with its real length.
 func (c Calendar) Period(t time.Time, loc *time.Location) (start time.Time, length time.Duration) {

@@ -112,7 +112,8 @@ func Compile(p *PromQL, spec SLOSpec, d Defaults) (*SLO, error) {
 		s.MinEvents = *spec.MinEvents
 	}
 	if k := spec.Alerting.KeepFiringFor; k != nil {
-		s.keepFiringFor = ptrTo(k.D())
+		d := k.D()
+		s.keepFiringFor = &d
 	}
 	confidence := DefaultConfidence
 	if spec.Alerting.Confidence != nil {
@@ -272,8 +273,6 @@ func (s *SLO) KeepFiringFor(w Window) time.Duration {
 	}
 	return w.Short
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 // PeriodLength is the length of the SLO window; for calendar SLOs the
 // nominal length, which scales burn-rate factors.
