@@ -82,7 +82,7 @@ func TestPercentileOfNothingIsNoData(t *testing.T) {
 		if strings.HasPrefix(q, "count by (__name__)") {
 			return model.Vector{{Metric: model.Metric{"__name__": "vllm:time_to_first_token_seconds_count"}, Value: 1}}, nil
 		}
-		if strings.HasSuffix(q, "> 2.5") {
+		if strings.Contains(q, " > 2.5") {
 			return model.Vector{}, nil
 		}
 		return model.Vector{{Metric: model.Metric{"instance": "a"}, Value: model.SampleValue(math.NaN())}}, nil

@@ -98,7 +98,7 @@ func vector(ctx context.Context, querier Querier, q string, ts time.Time) (model
 
 // indicatorNotes say what each built-in signal means and what usually helps.
 var indicatorNotes = map[string]struct{ summary, remedy string }{
-	rules.KindQueueGrowth: {"the waiting queue of %s has grown steadily (%s requests/s, threshold %s)",
+	rules.KindQueueGrowth: {"requests have kept waiting at %s, and the queue grows (%s requests/s, threshold %s) or stays deep",
 		"Arrivals exceed what the engines finish: TTFT will climb. Add replicas or shed load; check for a traffic surge or a slower model version."},
 	rules.KindPreemptionRate: {"%s preempts %s requests/s (threshold %s)",
 		"The KV cache is full and vLLM evicts running requests to recompute them later, which costs throughput and latency. Raise gpu_memory_utilization, lower max_num_seqs or max_model_len, or add replicas."},
@@ -106,6 +106,8 @@ var indicatorNotes = map[string]struct{ summary, remedy string }{
 		"When the cache fills, vLLM preempts requests. Raise gpu_memory_utilization, lower max_num_seqs, enable prefix caching, or add replicas."},
 	rules.KindQueueStall: {"%s has %s requests waiting and none finishing (floor %s)",
 		"The scheduler is not making progress: a hung engine, a deadlock or a crashed worker. Check the engine logs and GPU health; restart the replica."},
+	rules.KindSaturation: {"the fullest engine of %s runs %s of its max_num_seqs (threshold %s)",
+		"The running batch is close to vLLM's limit: once it is full, new requests wait and TTFT climbs. Add replicas or shed load before the queue forms; raise max_num_seqs if the KV cache has room."},
 	rules.KindLatencyPercentile: {"the latency percentile of %s is %ss (threshold %ss)",
 		"A fast signal over a short window, not an SLO: look at batch size, prompt lengths and preemptions for the cause."},
 }
@@ -124,11 +126,15 @@ func indicatorAnnotations(in *rules.Indicator, group map[string]string, value fl
 	}
 	v, th := num(value), num(in.Threshold())
 	summary := fmt.Sprintf("Leading indicator %s: "+n.summary, in.Name, who, v, th)
-	if in.Kind == rules.KindKVCachePressure {
+	if in.Kind == rules.KindKVCachePressure || in.Kind == rules.KindSaturation {
 		summary = fmt.Sprintf("Leading indicator %s: "+n.summary, in.Name, who, pct(value), pct(in.Threshold()))
 		if in.For > 0 {
-			// The value is the level the cache held for "for" of the window.
-			summary = fmt.Sprintf("Leading indicator %s: the KV cache of %s stayed %s full or more for %s of the last %s (threshold %s)",
+			// The value is the level held for "for" of the window.
+			what := "the KV cache of %s stayed %s full"
+			if in.Kind == rules.KindSaturation {
+				what = "the fullest engine of %s stayed at %s of its max_num_seqs"
+			}
+			summary = fmt.Sprintf("Leading indicator %s: "+what+" or more for %s of the last %s (threshold %s)",
 				in.Name, who, pct(value), rules.Duration(in.For), rules.Duration(max(in.Window(), in.For)), pct(in.Threshold()))
 		}
 	}

@@ -47,7 +47,7 @@ func (r *indicatorRule) conditions(ev evaluation) ([]Condition, bool) {
 		value := float64(res.Value)
 		ann := indicatorAnnotations(r.in, group, value)
 		d := indicatorData{Labels: stringMap(ls), Indicator: r.in.Name, Value: value, Threshold: r.in.Threshold(),
-			From: ev.res.Time.Add(-max(r.in.Window(), r.in.For)), To: ev.res.Time, ExternalURL: r.ctx.externalURL}
+			From: ev.res.Time.Add(-r.in.Lookback()), To: ev.res.Time, ExternalURL: r.ctx.externalURL}
 		r.ctx.annotate(ann, r.in.Annotations, d, "indicator", r.in.Name)
 		conds = append(conds, Condition{Labels: ls, Annotations: ann, Value: value})
 	}

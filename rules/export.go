@@ -301,3 +301,7 @@ func recorded(name, slo string) *parser.VectorSelector {
 		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, name),
 	}}
 }
+
+func and(a, b parser.Expr) parser.Expr {
+	return &parser.BinaryExpr{Op: parser.LAND, LHS: a, RHS: b, VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany}}
+}

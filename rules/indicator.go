@@ -3,11 +3,12 @@ package rules
 import (
 	"fmt"
 	"math"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -31,6 +32,8 @@ type Indicator struct {
 
 	threshold float64
 	floor     float64
+	depth     float64
+	capacity  float64 // saturation: max_num_seqs
 	window    time.Duration
 	quantile  float64
 	selector  []*labels.Matcher
@@ -38,27 +41,35 @@ type Indicator struct {
 }
 
 // Defaults of the built-in kinds, chosen so that each stays quiet on a
-// healthy fleet's daily ramp and moves minutes before a TTFT SLO burns.
+// healthy fleet's daily ramp and its bursts of a minute or two, and moves
+// minutes before a TTFT SLO burns. Every built-in query carries its own
+// "for": the condition must have held in the raw signal for all of it, so a
+// burst shorter than "for" never fires, however long the kind's window.
 var indicatorDefaults = map[string]struct {
-	threshold float64
-	floor     float64
-	window    time.Duration
-	forDur    time.Duration
-	metrics   []string
+	threshold, floor, depth float64
+	window, forDur          time.Duration
+	metrics                 []string
 }{
-	// Queue growing by more than 3 requests a minute, sustained, above 5 waiting.
-	KindQueueGrowth: {threshold: 0.05, floor: 5, window: 2 * time.Minute, forDur: time.Minute, metrics: []string{"num_requests_waiting"}},
-	// Preemptions per second: a healthy engine does not preempt at all, so
-	// a few a minute already mean the KV cache is running out.
-	KindPreemptionRate: {threshold: 0.05, window: 5 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"num_preemptions"}},
+	// More than 5 waiting throughout "for", and the queue rising by more
+	// than 3 requests a minute over it, or never below 20.
+	KindQueueGrowth: {threshold: 0.05, floor: 5, depth: 20, window: 2 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"num_requests_waiting"}},
+	// Preemptions per second in every minute of "for": a healthy engine
+	// does not preempt at all, so a few a minute already mean the KV cache
+	// is running out.
+	KindPreemptionRate: {threshold: 0.05, window: time.Minute, forDur: 2 * time.Minute, metrics: []string{"num_preemptions"}},
 	// KV cache usage, 0..1, of the fullest engine, above the threshold for
 	// at least "for" in total over the window: usage swings with every
 	// admitted and finished sequence, so a filling cache shows as peaks
 	// that keep coming, and a single burst shorter than "for" never fires.
 	KindKVCachePressure: {threshold: 0.9, window: 10 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"kv_cache_usage_perc"}},
-	// Requests waiting while none finish.
-	KindQueueStall:        {floor: 0, window: 2 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_requests_waiting", "request_success"}},
-	KindLatencyPercentile: {window: 5 * time.Minute, forDur: 5 * time.Minute},
+	// Requests waiting throughout "for" while none finished.
+	KindQueueStall: {floor: 0, window: 2 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_requests_waiting", "request_success"}},
+	// The percentile of every minute of "for" above the threshold.
+	KindLatencyPercentile: {window: time.Minute, forDur: 5 * time.Minute},
+	// The fullest engine's running batch at 90% of max_num_seqs or more for
+	// half of the last 10 minutes: load nearing the batch limit before the
+	// queue explodes. vLLM does not export its limit, so the kind needs it.
+	KindSaturation: {threshold: 0.9, window: 10 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_requests_running"}},
 }
 
 // CamelCase turns an indicator name (kv-cache, queue_growth) into an
@@ -88,7 +99,6 @@ func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, er
 	fe := spec.validate(p)
 	in := &Indicator{
 		Name: spec.Name, Alertname: spec.Alertname, Kind: spec.Kind, Severity: spec.Severity,
-		KeepFiringFor: spec.KeepFiringFor.D(),
 		Labels:        spec.Labels, Annotations: parseTemplates([]any{"annotations"}, spec.Annotations, &fe), window: spec.Window.D(),
 	}
 	if len(fe) > 0 {
@@ -112,17 +122,31 @@ func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, er
 	if spec.For != nil {
 		in.For = spec.For.D()
 	}
+	if spec.KeepFiringFor != nil {
+		in.KeepFiringFor = spec.KeepFiringFor.D()
+	}
 	if spec.Expr != "" {
 		in.expr, _ = p.ParseExpr(spec.Expr)
 		in.Kind = "custom"
 		return in, nil
 	}
-	in.threshold, in.floor = def.threshold, def.floor
+	if spec.KeepFiringFor == nil {
+		// A warning that held for "for" stays for as long: one that
+		// fires and resolves within a cycle or two is noise.
+		in.KeepFiringFor = in.For
+	}
+	in.threshold, in.floor, in.depth = def.threshold, def.floor, def.depth
 	if spec.Threshold != nil {
 		in.threshold = float64(*spec.Threshold)
 	}
 	if spec.Floor != nil {
 		in.floor = *spec.Floor
+	}
+	if spec.Depth != nil {
+		in.depth = *spec.Depth
+	}
+	if spec.MaxNumSeqs != nil {
+		in.capacity = float64(*spec.MaxNumSeqs)
 	}
 	if in.window == 0 {
 		in.window = def.window
@@ -144,14 +168,25 @@ func (in *Indicator) Threshold() float64 {
 	return in.threshold
 }
 
-// PendingFor is how long the alert stays pending before it fires: For,
-// except for kv_cache_pressure, whose query already asks that usage held
-// above the threshold for For: a second wait would count it twice.
+// PendingFor is how long the alert stays pending before it fires: For for
+// a custom expression; none for a built-in kind, whose query already asks
+// that its condition held for For, in the raw signal: a second wait would
+// count it twice, and a wait in the sentinel would start over at every
+// restart and miss conditions that began before it.
 func (in *Indicator) PendingFor() time.Duration {
-	if in.Kind == KindKVCachePressure {
-		return 0
+	if in.expr != nil {
+		return in.For
 	}
-	return in.For
+	return 0
+}
+
+// Lookback is how far back the indicator's query reads.
+func (in *Indicator) Lookback() time.Duration {
+	switch in.Kind {
+	case KindPreemptionRate, KindLatencyPercentile:
+		return time.Duration(heldWindows(in.For, in.window)) * in.window
+	}
+	return max(in.window, in.For)
 }
 
 // Window is the range the indicator's rate or trend looks back over.
@@ -184,57 +219,123 @@ func (in *Indicator) query(p *PromQL, names func(string) string, native bool) st
 		RenameVLLM(e, names)
 		return e.String()
 	}
-	g := in.GroupBy
-	sel := in.selector
+	b := builder{p: p, sel: in.selector, groupBy: in.GroupBy}
+	F, W := in.For, in.window
 	switch in.Kind {
 	case KindQueueGrowth:
-		// deriv of each engine's queue summed is the deriv of the summed
-		// queue; the floor keeps a queue of 1 growing to 3 quiet.
-		grow := p.fill(`sum(deriv(m[1m])) > 0`, names("num_requests_waiting"), sel, g, in.window, in.threshold)
-		level := p.fill(`sum(m) > 0`, names("num_requests_waiting"), sel, g, 0, in.floor)
-		return and(grow, level).String()
+		// Each engine's minimum summed is at most the summed queue's
+		// minimum: "above the floor throughout" errs towards quiet. deriv
+		// of each engine's queue summed is the deriv of the summed queue.
+		level := `sum(m)`
+		if F > 0 {
+			level = fmt.Sprintf(`sum(min_over_time(m[%s]))`, dur(F))
+		}
+		return b.build(fmt.Sprintf(`sum(deriv(m[%s])) > %s and %s > %s or %s > %s`,
+			dur(max(W, F)), num(in.threshold), level, num(in.floor), level, num(in.depth)),
+			map[string]string{"m": names("num_requests_waiting")})
 	case KindPreemptionRate:
-		return p.fill(`sum(rate(m[1m])) > 0`, names("num_preemptions"), sel, g, in.window, in.threshold).String()
+		// Preemptions per second in each window, from the counters' exact
+		// differences: every sample is read once, whatever the scrape
+		// interval, and a reset drops the one window it falls in.
+		v := fmt.Sprintf(`sum((m - m offset %s) >= 0) / %s`, dur(W), num(W.Seconds()))
+		return b.build(held(v, in.threshold, F, W), map[string]string{"m": names("num_preemptions")})
 	case KindKVCachePressure:
-		// The fullest engine is the one that preempts. The (1 - for/window)
-		// quantile of its usage over the window is the level it stayed at
-		// or above for "for" of it, in the raw samples, not in a smoothed
-		// lookback.
-		kv := names("kv_cache_usage_perc")
-		if in.For <= 0 {
-			return p.fill(`max(m) > 0`, kv, sel, g, 0, in.threshold).String()
-		}
-		e := p.fill(`max(quantile_over_time(0.8, m[1m])) > 0`, kv, sel, g, max(in.window, in.For), in.threshold)
-		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-			if c, ok := n.(*parser.Call); ok && c.Func.Name == "quantile_over_time" {
-				c.Args[0].(*parser.NumberLiteral).Val = math.Max(0, 1-float64(in.For)/float64(max(in.window, in.For)))
-			}
-			return nil
-		})
-		return e.String()
+		// The fullest engine is the one that preempts.
+		return b.build(heldFraction(`max(%s)`, in.threshold, F, W), map[string]string{"m": names("kv_cache_usage_perc")})
+	case KindSaturation:
+		return b.build(heldFraction(`max(%s) / `+num(in.capacity), in.threshold, F, W), map[string]string{"m": names("num_requests_running")})
 	case KindQueueStall:
-		waiting := p.fill(`sum(m) > 0`, names("num_requests_waiting"), sel, g, 0, in.floor)
-		finishing := p.fill(`sum(rate(m[1m])) > 0`, names("request_success"), sel, g, in.window, 0)
-		unless := &parser.BinaryExpr{Op: parser.LUNLESS, LHS: waiting, RHS: finishing,
-			VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany}}
-		return unless.String()
-	case KindLatencyPercentile:
-		e := p.skeleton(`histogram_quantile(0.99, sum by (le) (rate(m[1m]))) > 0`)
-		b := e.(*parser.BinaryExpr)
-		b.LHS.(*parser.Call).Args[0].(*parser.NumberLiteral).Val = in.quantile
-		b.RHS.(*parser.NumberLiteral).Val = in.threshold
-		series := names(in.Metrics[0]) + "_bucket"
-		if native {
-			series = names(in.Metrics[0])
-			// histogram_quantile of a native histogram needs no le.
-			setNativeGrouping(e)
+		if F == 0 {
+			return b.build(fmt.Sprintf(`sum(m) > %s unless sum(rate(s[%s])) > 0`, num(in.floor), dur(W)),
+				map[string]string{"m": names("num_requests_waiting"), "s": names("request_success")})
 		}
-		setSelector(e, series, sel)
-		SetRanges(e, in.window)
-		setGrouping(e, g)
-		return e.String()
+		return b.build(fmt.Sprintf(`sum(min_over_time(m[%s])) > %s unless sum(increase(s[%s])) > 0`, dur(F), num(in.floor), dur(F)),
+			map[string]string{"m": names("num_requests_waiting"), "s": names("request_success")})
+	case KindLatencyPercentile:
+		metric := names(in.Metrics[0])
+		v := fmt.Sprintf(`histogram_quantile(%s, sum by (le) ((m - m offset %s) >= 0))`, num(in.quantile), dur(W))
+		if native {
+			// A native histogram has no le, and comparisons drop it:
+			// its rate over the window stands in for the difference.
+			v = fmt.Sprintf(`histogram_quantile(%s, sum(rate(m[%s])))`, num(in.quantile), dur(W))
+		} else {
+			metric += "_bucket"
+		}
+		return b.build(held(v, in.threshold, F, W), map[string]string{"m": metric})
 	}
 	return ""
+}
+
+// heldWindows is how many consecutive windows of length w a condition must
+// hold in so that it held for at least f: a burst shorter than f overlaps at
+// most ceil(f/w)+1 of them. Zero for f == 0: the latest window alone.
+func heldWindows(f, w time.Duration) int {
+	if f <= 0 {
+		return 1
+	}
+	return int((f+w-1)/w) + 2
+}
+
+// held is "v above threshold now and in each of the windows covering for":
+// a subquery stepping by the window evaluates v once per window, so each
+// sample is read once and a single window's spike is one point, not a
+// lookback's worth of them.
+func held(v string, threshold float64, f, w time.Duration) string {
+	cond := fmt.Sprintf(`%s > %s`, v, num(threshold))
+	if f <= 0 {
+		return cond
+	}
+	n := heldWindows(f, w)
+	// The range stops a second short of n steps: exactly n aligned points,
+	// whether the backend's range is closed (Prometheus 2) or left-open (3).
+	return fmt.Sprintf(`%s and count_over_time((%s)[%s:%s]) >= %d`, cond, cond, dur(time.Duration(n)*w-time.Second), dur(w), n)
+}
+
+// heldFraction is "the gauge above threshold for at least f in total within
+// max(w, f)", read from its raw samples: the (1 - f/w) quantile over the
+// range is the level it stayed at or above for f of it. agg wraps the
+// per-series value (its %s).
+func heldFraction(agg string, threshold float64, f, w time.Duration) string {
+	inner := `m`
+	if f > 0 {
+		span := max(w, f)
+		inner = fmt.Sprintf(`quantile_over_time(%s, m[%s])`, num(math.Max(0, 1-float64(f)/float64(span))), dur(span))
+	}
+	return fmt.Sprintf(agg+` > %s`, inner, num(threshold))
+}
+
+// builder turns a query template, written with placeholder metrics and
+// ungrouped aggregations, into the indicator's query: durations and numbers
+// are formatted into the template, names, matchers and grouping are set on
+// the parsed AST, so user input never becomes query text.
+type builder struct {
+	p       *PromQL
+	sel     []*labels.Matcher
+	groupBy []string
+}
+
+func (b builder) build(tmpl string, metrics map[string]string) string {
+	e := b.p.skeleton(tmpl)
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.VectorSelector:
+			if name, ok := metrics[n.Name]; ok {
+				n.Name = name
+				n.LabelMatchers = append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, string(model.MetricNameLabel), name)}, b.sel...)
+			}
+		case *parser.AggregateExpr:
+			n.Grouping = append(append([]string(nil), b.groupBy...), n.Grouping...)
+		}
+		return nil
+	})
+	return e.String()
+}
+
+func dur(d time.Duration) string { return model.Duration(d).String() }
+
+// num formats a number for a query: shortest form, without float noise.
+func num(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1e9)/1e9, 'g', -1, 64)
 }
 
 // ValueQuery returns the indicator's value per group without the threshold,
@@ -253,10 +354,11 @@ func (in *Indicator) valueOf(p *PromQL, q string) string {
 		return q
 	}
 	// Every built-in query is "value > threshold", possibly combined with
-	// a second condition by and/unless: the value is the leftmost operand.
+	// further conditions by and/or/unless: the value is the leftmost
+	// operand of those, whatever arithmetic it holds itself.
 	for {
 		b, ok := e.(*parser.BinaryExpr)
-		if !ok {
+		if !ok || !(b.Op.IsComparisonOperator() || b.Op.IsSetOperator()) {
 			return e.String()
 		}
 		e = b.LHS
@@ -274,18 +376,4 @@ func (p *PromQL) fill(skel, metric string, sel []*labels.Matcher, groupBy []stri
 	setGrouping(e, groupBy)
 	e.(*parser.BinaryExpr).RHS.(*parser.NumberLiteral).Val = threshold
 	return e
-}
-
-func and(a, b parser.Expr) parser.Expr {
-	return &parser.BinaryExpr{Op: parser.LAND, LHS: a, RHS: b, VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany}}
-}
-
-// setNativeGrouping drops the le grouping of a classic quantile skeleton.
-func setNativeGrouping(e parser.Expr) {
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if a, ok := n.(*parser.AggregateExpr); ok {
-			a.Grouping = slices.DeleteFunc(a.Grouping, func(l string) bool { return l == "le" })
-		}
-		return nil
-	})
 }

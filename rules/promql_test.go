@@ -109,21 +109,32 @@ func TestIndicatorQueries(t *testing.T) {
 	p := NewPromQL()
 	d := Defaults{Selector: `{job="vllm"}`, GroupBy: []string{"model_name"}}
 	th := Seconds(2.5)
+	zero, seqs, th2 := Duration(0), 128, Duration(3*time.Minute)
 	names := func(s string) string { return MetricName(s, FlavourV0) }
 	for _, tc := range []struct {
 		spec IndicatorSpec
 		want string
 	}{
 		{IndicatorSpec{Name: "queue-growth", Kind: KindQueueGrowth},
-			`sum by (instance, model_name) (deriv(vllm:num_requests_waiting{job="vllm"}[2m])) > 0.05 and sum by (instance, model_name) (vllm:num_requests_waiting{job="vllm"}) > 5`},
+			`sum by (instance, model_name) (deriv(vllm:num_requests_waiting{job="vllm"}[2m])) > 0.05 and sum by (instance, model_name) (min_over_time(vllm:num_requests_waiting{job="vllm"}[2m])) > 5 or sum by (instance, model_name) (min_over_time(vllm:num_requests_waiting{job="vllm"}[2m])) > 20`},
+		{IndicatorSpec{Name: "queue-growth-now", Kind: KindQueueGrowth, For: &zero},
+			`sum by (instance, model_name) (deriv(vllm:num_requests_waiting{job="vllm"}[2m])) > 0.05 and sum by (instance, model_name) (vllm:num_requests_waiting{job="vllm"}) > 5 or sum by (instance, model_name) (vllm:num_requests_waiting{job="vllm"}) > 20`},
 		{IndicatorSpec{Name: "preemptions", Kind: KindPreemptionRate},
-			`sum by (instance, model_name) (rate(vllm:num_preemptions_total{job="vllm"}[5m])) > 0.05`},
+			`sum by (instance, model_name) ((vllm:num_preemptions_total{job="vllm"} - vllm:num_preemptions_total{job="vllm"} offset 1m) >= 0) / 60 > 0.05 and count_over_time((sum by (instance, model_name) ((vllm:num_preemptions_total{job="vllm"} - vllm:num_preemptions_total{job="vllm"} offset 1m) >= 0) / 60 > 0.05)[3m59s:1m]) >= 4`},
+		{IndicatorSpec{Name: "preemptions-now", Kind: KindPreemptionRate, For: &zero},
+			`sum by (instance, model_name) ((vllm:num_preemptions_total{job="vllm"} - vllm:num_preemptions_total{job="vllm"} offset 1m) >= 0) / 60 > 0.05`},
 		{IndicatorSpec{Name: "kv", Kind: KindKVCachePressure},
 			`max by (instance, model_name) (quantile_over_time(0.8, vllm:gpu_cache_usage_perc{job="vllm"}[10m])) > 0.9`},
+		{IndicatorSpec{Name: "kv-now", Kind: KindKVCachePressure, For: &zero},
+			`max by (instance, model_name) (vllm:gpu_cache_usage_perc{job="vllm"}) > 0.9`},
 		{IndicatorSpec{Name: "stall", Kind: KindQueueStall},
+			`sum by (instance, model_name) (min_over_time(vllm:num_requests_waiting{job="vllm"}[5m])) > 0 unless sum by (instance, model_name) (increase(vllm:request_success_total{job="vllm"}[5m])) > 0`},
+		{IndicatorSpec{Name: "stall-now", Kind: KindQueueStall, For: &zero},
 			`sum by (instance, model_name) (vllm:num_requests_waiting{job="vllm"}) > 0 unless sum by (instance, model_name) (rate(vllm:request_success_total{job="vllm"}[2m])) > 0`},
 		{IndicatorSpec{Name: "itl", Kind: KindLatencyPercentile, Metric: "inter_token_latency", Percentile: 99, Threshold: &th},
-			`histogram_quantile(0.99, sum by (instance, model_name, le) (rate(vllm:time_per_output_token_seconds_bucket{job="vllm"}[5m]))) > 2.5`},
+			`histogram_quantile(0.99, sum by (instance, model_name, le) ((vllm:time_per_output_token_seconds_bucket{job="vllm"} - vllm:time_per_output_token_seconds_bucket{job="vllm"} offset 1m) >= 0)) > 2.5 and count_over_time((histogram_quantile(0.99, sum by (instance, model_name, le) ((vllm:time_per_output_token_seconds_bucket{job="vllm"} - vllm:time_per_output_token_seconds_bucket{job="vllm"} offset 1m) >= 0)) > 2.5)[6m59s:1m]) >= 7`},
+		{IndicatorSpec{Name: "saturation", Kind: KindSaturation, MaxNumSeqs: &seqs},
+			`max by (instance, model_name) (quantile_over_time(0.5, vllm:num_requests_running{job="vllm"}[10m])) / 128 > 0.9`},
 		{IndicatorSpec{Name: "custom", Expr: `max by (instance) (vllm:num_requests_waiting) > 100`},
 			`max by (instance) (vllm:num_requests_waiting) > 100`},
 	} {
@@ -140,8 +151,12 @@ func TestIndicatorQueries(t *testing.T) {
 		}
 	}
 	in, _ := CompileIndicator(p, IndicatorSpec{Name: "kv-cache", Kind: KindKVCachePressure}, d)
-	if in.Alertname != "KvCache" || in.Severity != "warning" || in.For != 2*time.Minute {
+	if in.Alertname != "KvCache" || in.Severity != "warning" || in.For != 2*time.Minute || in.KeepFiringFor != 2*time.Minute || in.PendingFor() != 0 {
 		t.Errorf("defaults: %+v", in)
+	}
+	custom, _ := CompileIndicator(p, IndicatorSpec{Name: "c", Expr: `up == 0`, For: &th2}, d)
+	if custom.PendingFor() != 3*time.Minute || custom.KeepFiringFor != 0 {
+		t.Errorf("a custom expression waits for its own for: pending %v, keep firing %v", custom.PendingFor(), custom.KeepFiringFor)
 	}
 }
 
@@ -150,6 +165,12 @@ func TestIndicatorValueQueries(t *testing.T) {
 	in, _ := CompileIndicator(p, IndicatorSpec{Name: "q", Kind: KindQueueGrowth}, Defaults{GroupBy: []string{"model_name"}})
 	names := func(s string) string { return MetricName(s, FlavourV1) }
 	if got, want := in.ValueQuery(p, names), `sum by (instance, model_name) (deriv(vllm:num_requests_waiting[2m]))`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	// Arithmetic inside the value stays: it is the value.
+	seqs := 64
+	sat, _ := CompileIndicator(p, IndicatorSpec{Name: "s", Kind: KindSaturation, MaxNumSeqs: &seqs}, Defaults{GroupBy: []string{"model_name"}})
+	if got, want := sat.ValueQuery(p, names), `max by (instance, model_name) (quantile_over_time(0.5, vllm:num_requests_running[10m])) / 64`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
@@ -286,11 +307,12 @@ func TestPercentileOnNativeHistograms(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := func(s string) string { return MetricName(s, FlavourV1) }
-	want := `histogram_quantile(0.99, sum by (instance, model_name) (rate(vllm:time_to_first_token_seconds{job="vllm"}[5m]))) > 2.5`
+	value := `histogram_quantile(0.99, sum by (instance, model_name) (rate(vllm:time_to_first_token_seconds{job="vllm"}[1m])))`
+	want := value + ` > 2.5 and count_over_time((` + value + ` > 2.5)[6m59s:1m]) >= 7`
 	if got := in.NativeQuery(p, names); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	if got := in.NativeValueQuery(p, names); got != strings.TrimSuffix(want, " > 2.5") {
+	if got := in.NativeValueQuery(p, names); got != value {
 		t.Errorf("value query %s", got)
 	}
 }

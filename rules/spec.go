@@ -151,9 +151,11 @@ type IndicatorSpec struct {
 	Percentile    float64           `yaml:"percentile"`
 	Threshold     *Seconds          `yaml:"threshold"`
 	Floor         *float64          `yaml:"floor"`
+	Depth         *float64          `yaml:"depth"`
+	MaxNumSeqs    *int              `yaml:"max_num_seqs"`
 	Window        Duration          `yaml:"window"`
 	For           *Duration         `yaml:"for"`
-	KeepFiringFor Duration          `yaml:"keep_firing_for"`
+	KeepFiringFor *Duration         `yaml:"keep_firing_for"`
 	Severity      string            `yaml:"severity"`
 	Alertname     string            `yaml:"alertname"`
 	GroupBy       []string          `yaml:"group_by"`
@@ -168,9 +170,10 @@ const (
 	KindKVCachePressure   = "kv_cache_pressure"
 	KindQueueStall        = "queue_stall"
 	KindLatencyPercentile = "latency_percentile"
+	KindSaturation        = "saturation"
 )
 
-var indicatorKinds = []string{KindQueueGrowth, KindPreemptionRate, KindKVCachePressure, KindQueueStall, KindLatencyPercentile}
+var indicatorKinds = []string{KindQueueGrowth, KindPreemptionRate, KindKVCachePressure, KindQueueStall, KindLatencyPercentile, KindSaturation}
 
 // FieldError is a problem with one field. Path locates the field from the
 // spec's own root (string keys, int indices) so the loader can name the
@@ -449,6 +452,26 @@ func (s *IndicatorSpec) validate(p *PromQL) FieldErrors {
 				fe.add(at("threshold"), "latency_percentile needs threshold (e.g. 2.5s)")
 			}
 		}
+		if s.Kind == KindSaturation && (s.MaxNumSeqs == nil || *s.MaxNumSeqs <= 0) {
+			fe.add(at("max_num_seqs"), "saturation needs max_num_seqs, your engines' --max-num-seqs (vLLM does not export it)")
+		}
+		if s.MaxNumSeqs != nil && s.Kind != KindSaturation {
+			fe.add(at("max_num_seqs"), "max_num_seqs is for kind saturation only")
+		}
+		if s.Depth != nil && s.Kind != KindQueueGrowth {
+			fe.add(at("depth"), "depth is for kind queue_growth only")
+		}
+	}
+	if s.Window < 0 {
+		fe.add(at("window"), "window must not be negative")
+	} else if s.Window > 0 && s.Window < 2*Duration(time.Second) {
+		fe.add(at("window"), "window must be at least 2s")
+	}
+	if s.For != nil && *s.For < 0 {
+		fe.add(at("for"), "for must not be negative (0s fires at once)")
+	}
+	if s.KeepFiringFor != nil && *s.KeepFiringFor < 0 {
+		fe.add(at("keep_firing_for"), "keep_firing_for must not be negative")
 	}
 	if s.Alertname != "" && !model.LegacyValidation.IsValidMetricName(s.Alertname) {
 		fe.add(at("alertname"), "invalid alertname %q", s.Alertname)
