@@ -30,6 +30,12 @@ type engine struct {
 	nextArr int64 // arrival time of the next request
 	nextID  int64
 
+	// The current scripted burst, how many of its requests have arrived
+	// and when the next one does (math.MaxInt64: none).
+	scr     script
+	scrSent int
+	nextScr int64
+
 	waiting    deque
 	running    []*request // in admission order; preemption takes the last
 	prefilling []*request // running requests still in prefill, admission order
@@ -66,6 +72,18 @@ type conditions struct {
 	hiccup    int64   // a stall (ns) added to the first step of every hiccupEvery
 	every     int64   // hiccup period in ns
 	stalled   bool    // the engine makes no progress
+	script    script  // a scripted client's burst, if any
+}
+
+// script is a burst from a scripted client, such as a load generator or a
+// batch job: n requests of fixed lengths arriving evenly spaced over
+// [start, start+over), each generating exactly out tokens (max_tokens with
+// ignore_eos, so they finish with "length"). It draws no random numbers.
+// Times are in ns since the start of the run; n == 0 means none.
+type script struct {
+	start, over         int64
+	n                   int
+	prompt, cached, out int64
 }
 
 type request struct {
@@ -92,7 +110,7 @@ type request struct {
 
 func newEngine(spec engineParams, wl workload, cond func(int64) conditions, rng *rand.Rand,
 	gap func(*rand.Rand) float64, bounds [numHists][]float64) *engine {
-	e := &engine{spec: spec, wl: wl, cond: cond, rng: rng, gap: gap, lastHiccup: -1}
+	e := &engine{spec: spec, wl: wl, cond: cond, rng: rng, gap: gap, lastHiccup: -1, nextScr: math.MaxInt64}
 	for h := range e.hists {
 		unit := 1e9
 		if h == histPreemptions {
@@ -136,22 +154,47 @@ func (e *engine) scheduleArrival(at int64) {
 // All randomness is drawn here, in arrival order, so the random stream does
 // not depend on how steps are cut.
 func (e *engine) admitArrivals() {
-	for e.nextArr <= e.now {
-		at := e.nextArr
-		e.waiting.pushBack(e.newRequest(at))
-		e.scheduleArrival(at)
+	for {
+		switch {
+		case e.nextScr <= e.now && e.nextScr <= e.nextArr:
+			e.waiting.pushBack(e.newScripted(e.nextScr))
+			e.scrSent++
+			e.nextScr = math.MaxInt64
+			if e.scrSent < e.scr.n {
+				e.nextScr = e.scr.start + int64(e.scrSent)*e.scr.over/int64(e.scr.n)
+			}
+		case e.nextArr <= e.now:
+			at := e.nextArr
+			e.waiting.pushBack(e.newRequest(at))
+			e.scheduleArrival(at)
+		default:
+			return
+		}
 	}
 }
 
-func (e *engine) newRequest(at int64) *request {
-	var r *request
-	if n := len(e.pool); n > 0 {
-		r = e.pool[n-1]
-		e.pool = e.pool[:n-1]
-		*r = request{}
-	} else {
-		r = new(request)
+// startScript begins a scripted burst the conditions announce, once: the
+// first step at or after its start fixes it.
+func (e *engine) startScript(s script) {
+	if s.n == 0 || s.start == e.scr.start && e.scr.n > 0 {
+		return
 	}
+	e.scr, e.scrSent, e.nextScr = s, 0, s.start
+	e.admitArrivals()
+}
+
+// newScripted is a request of the current script arriving at at.
+func (e *engine) newScripted(at int64) *request {
+	r := e.newPooled()
+	e.nextID++
+	r.id, r.arrival, r.heapIdx = e.nextID, at, -1
+	r.scheduled, r.firstTok = -1, -1
+	r.prompt, r.cached, r.out, r.reason = e.scr.prompt, e.scr.cached, e.scr.out, reasonLength
+	return r
+}
+
+func (e *engine) newRequest(at int64) *request {
+	r := e.newPooled()
 	c := e.cond(at)
 	e.nextID++
 	r.id, r.arrival, r.heapIdx = e.nextID, at, -1
@@ -160,11 +203,23 @@ func (e *engine) newRequest(at int64) *request {
 	return r
 }
 
+// newPooled returns a zeroed request, reusing a finished one if it can.
+func (e *engine) newPooled() *request {
+	if n := len(e.pool); n > 0 {
+		r := e.pool[n-1]
+		e.pool = e.pool[:n-1]
+		*r = request{}
+		return r
+	}
+	return new(request)
+}
+
 // step runs one engine step, or a jump over identical decode-only steps.
 func (e *engine) step() {
 	e.admitArrivals()
 	boundary := (e.now/e.spec.tick + 1) * e.spec.tick
 	c := e.cond(e.now)
+	e.startScript(c.script)
 	if c.stalled {
 		// A hung engine: the API server still queues requests and serves
 		// metrics, but no step completes.
@@ -236,7 +291,7 @@ func (e *engine) step() {
 	nDec := int64(len(e.dec))
 	if nDec+chunks == 0 {
 		// Idle until the next arrival or the tick boundary.
-		e.now = max(e.now+1, min(e.nextArr, boundary))
+		e.now = max(e.now+1, min(e.nextArr, e.nextScr, boundary))
 		return
 	}
 
@@ -298,7 +353,7 @@ func (e *engine) decodeRun(d, boundary, free, budget int64) int64 {
 				return 1 // it was held back by this step's preemption only
 			}
 		} else {
-			k = min(k, ceilDiv(e.nextArr-e.now, d))
+			k = min(k, ceilDiv(min(e.nextArr, e.nextScr)-e.now, d))
 		}
 	}
 	return max(1, k)

@@ -18,8 +18,9 @@ import (
 
 // The scenarios' signatures asserted through PromQL on a real Prometheus
 // over backfilled data. Every scenario is backfilled as its own model_name
-// into one Prometheus: healthy for 24h, the others for 3h with the incident
-// at the default +1h.
+// into one Prometheus: healthy for 24h, healthy-bursty for 3 days (1 with
+// -short), slow-ramp for 5h (its incident at +2h), the others for 3h with the
+// incident at the default +1h.
 
 var start = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC) // a Monday
 
@@ -30,8 +31,13 @@ func TestScenariosInPrometheus(t *testing.T) {
 	var files []string
 	for _, name := range sim.ScenarioNames() {
 		dur := 3 * time.Hour
-		if name == sim.ScenarioHealthy {
+		switch name {
+		case sim.ScenarioHealthy:
 			dur = 24 * time.Hour
+		case sim.ScenarioHealthyBursty:
+			dur = burstyDuration()
+		case sim.ScenarioSlowRamp:
+			dur = 5 * time.Hour
 		}
 		path := filepath.Join(dir, name+".om")
 		f, err := os.Create(path)
@@ -76,6 +82,10 @@ func TestScenariosInPrometheus(t *testing.T) {
 				testLowTraffic(q)
 			case sim.ScenarioFlapping:
 				testFlapping(q)
+			case sim.ScenarioHealthyBursty:
+				testHealthyBursty(q)
+			case sim.ScenarioSlowRamp:
+				testSlowRamp(q)
 			default:
 				t.Fatalf("no PromQL test for scenario %s", name)
 			}
@@ -270,3 +280,109 @@ func testRestart(q querier) {
 		q.t.Errorf("%v samples during the 30s outage", n)
 	}
 }
+
+// burstyDuration is how much healthy-bursty is backfilled: 3 days, 54
+// bursts, take about 7s more to load than the rest together.
+func burstyDuration() time.Duration {
+	if testing.Short() {
+		return 24 * time.Hour
+	}
+	return 3 * 24 * time.Hour
+}
+
+// testHealthyBursty: every 4-hour period from the start holds a KV burst in
+// its first two hours and a latency burst in its last two; each shows in
+// Prometheus as a few samples, and the deployment is otherwise healthy.
+func testHealthyBursty(q querier) {
+	const period = 4 * time.Hour
+	end := burstyDuration()
+	periods := int(end / period)
+	kvBursts, latBursts := 0, 0
+	for k := range periods {
+		kvEnd := time.Duration(k)*period + period/2
+		if kv := q.value(kvEnd, `max_over_time(vllm:kv_cache_usage_perc{model_name=%[1]q}[2h])`); kv > 0.8 {
+			kvBursts++
+		}
+		// Scrapes above 0.8: one to six, at most 90 seconds.
+		if n := q.value(kvEnd, `count_over_time((vllm:kv_cache_usage_perc{model_name=%[1]q} > 0.8)[2h:15s])`); n > 6 {
+			q.t.Errorf("KV usage above 0.8 at %v scrapes in the 2h to +%v", n, kvEnd)
+		}
+		latEnd := time.Duration(k+1) * period
+		p99 := `histogram_quantile(0.99, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{model_name=%[1]q}[1m])))`
+		if v := q.value(latEnd, `max_over_time((`+p99+`)[2h:15s])`); v > 2.5 {
+			latBursts++
+		}
+		if n := q.value(latEnd, `count_over_time((`+p99+` > 2.5)[2h:15s])`); n > 6 {
+			q.t.Errorf("TTFT p99 above 2.5s at %v evaluations in the 2h to +%v", n, latEnd)
+		}
+		// The burst's queue is gone within a minute.
+		if n := q.value(latEnd, `count_over_time((vllm:num_requests_waiting{model_name=%[1]q} > 5)[2h:15s])`); n > 4 {
+			q.t.Errorf("more than 5 waiting at %v scrapes in the 2h to +%v", n, latEnd)
+		}
+	}
+	if kvBursts < periods-1 || latBursts < periods*3/4 {
+		q.t.Errorf("KV above 0.8 in %d and TTFT p99 above 2.5s in %d of %d periods", kvBursts, latBursts, periods)
+	}
+	if r := q.value(end, `min_over_time((
+		sum(increase(vllm:time_to_first_token_seconds_bucket{model_name=%[1]q,le="1.0"}[1h])) /
+		sum(increase(vllm:time_to_first_token_seconds_count{model_name=%[1]q}[1h])))[`+hours(end-time.Hour)+`:1h])`); !(r > 0.99) {
+		q.t.Errorf("worst hourly TTFT good ratio %.4f, want above 0.99", r)
+	}
+	if p := q.value(end, `max_over_time(vllm:num_preemptions_total{model_name=%[1]q}[`+hours(end)+`])`); p > float64(periods)/4 {
+		q.t.Errorf("%v preemptions in %v", p, end)
+	}
+	// kv_cache_pressure wants 2 minutes above 0.9 within 10: never.
+	if n := q.value(end, `max_over_time(count_over_time((vllm:kv_cache_usage_perc{model_name=%[1]q} > 0.9)[10m:15s])[`+hours(end)+`:1m])`); n >= 8 {
+		q.t.Errorf("KV usage above 0.9 at %v scrapes of 10 minutes", n)
+	}
+	// queue_growth wants more than 5 waiting throughout 2 minutes: never.
+	if w := q.value(end, `max_over_time(min_over_time(vllm:num_requests_waiting{model_name=%[1]q}[2m])[`+hours(end)+`:15s])`); w > 5 {
+		q.t.Errorf("more than 5 waiting throughout 2 minutes (%v)", w)
+	}
+	q.t.Logf("KV above 0.8 in %d/%d periods, TTFT p99 above 2.5s in %d/%d", kvBursts, periods, latBursts, periods)
+}
+
+// testSlowRamp: the queue stays near zero while the load creeps up, the
+// batch fills, then the queue grows for good and TTFT breaches, with KV usage
+// below 0.9; the incident is at +2h.
+func testSlowRamp(q querier) {
+	const inc = 2 * time.Hour
+	if n := q.value(inc-20*time.Minute, `count_over_time((vllm:num_requests_waiting{model_name=%[1]q} >= 5)[100m:15s])`); n > 12 {
+		q.t.Errorf("5 or more waiting at %v of 400 scrapes to -20m", n)
+	}
+	if w := q.value(inc-5*time.Minute, `quantile_over_time(0.5, vllm:num_requests_waiting{model_name=%[1]q}[15m])`); !(w < 5) {
+		q.t.Errorf("median waiting %v from -20m to -5m", w)
+	}
+	if r := q.ttftRatio(inc-20*time.Minute, "1h"); !(r > 0.99) {
+		q.t.Errorf("TTFT good ratio %.4f in the hour to -20m", r)
+	}
+	if n := q.value(inc, `count_over_time((vllm:num_requests_running{model_name=%[1]q} > 115)[20m:15s])`); !(n >= 8) {
+		q.t.Errorf("running above 115 at %v scrapes in the 20m before the incident", n)
+	}
+	if r := q.value(inc-50*time.Minute, `avg_over_time(vllm:num_requests_running{model_name=%[1]q}[10m])`); !(r < 90) {
+		q.t.Errorf("running averaged %v from -60m to -50m", r)
+	}
+	for _, d := range []time.Duration{15 * time.Minute, 30 * time.Minute, 40 * time.Minute} {
+		if g := q.value(inc+d, `deriv(vllm:num_requests_waiting{model_name=%[1]q}[10m])`); !(g > 0.05) {
+			q.t.Errorf("deriv(waiting[10m]) = %v at +%v, want growth", g, d)
+		}
+	}
+	if w := q.value(inc+40*time.Minute, `vllm:num_requests_waiting{model_name=%[1]q}`); !(w > 1000) {
+		q.t.Errorf("waiting = %v at +40m", w)
+	}
+	if r := q.ttftRatio(inc+15*time.Minute, "5m"); !(r < 0.5) {
+		q.t.Errorf("5m TTFT good ratio %.4f at +15m, want well below 0.9", r)
+	}
+	if kv := q.value(5*time.Hour, `max_over_time(vllm:kv_cache_usage_perc{model_name=%[1]q}[5h])`); !(kv < 0.9 && kv > 0.6) {
+		q.t.Errorf("KV usage peaked at %v, want 0.6-0.9", kv)
+	}
+	if p := q.value(5*time.Hour, `vllm:num_preemptions_total{model_name=%[1]q}`); p != 0 {
+		q.t.Errorf("%v preemptions", p)
+	}
+	if w := q.value(5*time.Hour, `max_over_time(vllm:num_requests_waiting{model_name=%[1]q}[1h])`); !(w < 5) {
+		q.t.Errorf("waiting up to %v in the last hour, want the backlog drained", w)
+	}
+}
+
+// hours renders a whole number of hours as a PromQL duration.
+func hours(d time.Duration) string { return fmt.Sprintf("%dh", int(d/time.Hour)) }

@@ -16,6 +16,10 @@ const (
 	ScenarioRestart    = "restart"
 	ScenarioLowTraffic = "low-traffic"
 	ScenarioFlapping   = "flapping"
+	// ScenarioHealthyBursty is healthy traffic with short KV and latency
+	// bursts; ScenarioSlowRamp is load creeping past capacity.
+	ScenarioHealthyBursty = "healthy-bursty"
+	ScenarioSlowRamp      = "slow-ramp"
 )
 
 // ScenarioInfo documents a scenario: when its incident starts, how it
@@ -46,9 +50,15 @@ type shaping struct {
 	// Extra traffic of long-generation (batch) and long-context requests, as
 	// shares of the engine's capacity for each kind.
 	batchShare, longShare float64
-	hiccup                time.Duration // a stall added to the first step of every hiccupEvery
-	errFrac               float64
-	stalled               bool
+	// chatFloor is a floor under the chat traffic, as a share of the
+	// engine's chat capacity (like scenario.floor, but changing with time).
+	chatFloor float64
+	// script is a scripted client's burst, its start relative to the
+	// shape's origin (the run's start for background).
+	script  script
+	hiccup  time.Duration // a stall added to the first step of every hiccupEvery
+	errFrac float64
+	stalled bool
 }
 
 type scenario struct {
@@ -65,6 +75,20 @@ type scenario struct {
 	// rateScale, when set, scales the configured arrival rate for the
 	// whole run (a quiet deployment).
 	rateScale float64
+	// background, when set, replaces shape: it returns the changes at
+	// offset t from the start of the run, for the whole run, and may place
+	// them by the run's seed (short bursts of a scenario without incident).
+	background func(backdrop) shaping
+}
+
+// backdrop is what a background shape sees at a moment of the run.
+type backdrop struct {
+	seed int64
+	t    time.Duration // since the start of the run
+	// load is the chat arrival rate as a share of the chat capacity.
+	load      float64
+	spec      engineParams
+	blockSize int64
 }
 
 // hiccupEvery is the period of slow-decode stalls.
@@ -244,7 +268,157 @@ func scenarios() []scenario {
 				return shaping{}
 			},
 		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioHealthyBursty,
+				Description: "The healthy diurnal traffic plus two kinds of short burst, each once every 4 hours " +
+					"(6 a day, 18 in 3 days, 42 in a week) at times drawn from the seed: one KV burst between " +
+					"0:15 and 1:45 of every 4-hour period counted from the start of the run, one latency burst " +
+					"between 2:15 and 3:45. A KV burst is a long-context job: 8 requests within 3s, prompts of " +
+					"24k-26k tokens (85% from the prefix cache; sized so that with the chat traffic of the hour " +
+					"the pool holds about 0.82), generating 1400-2000 tokens each. A latency burst is a batch " +
+					"job: 122-135 requests (max_num_seqs + 12, less the chat requests expected in the batch) of " +
+					"600-token prompts and 680 tokens each, over 10s: 14-17 req/s with the chat traffic, past " +
+					"the engine's capacity; they fill the batch, and the last of them and the chat requests " +
+					"arriving next wait about 4s for the first of them to finish.",
+				Signature: "in every KV burst vllm:kv_cache_usage_perc rises above 0.8 (peak 0.85-0.99, mostly " +
+					"0.86-0.93) for 19-36s (1-3 scrapes at 15s, now and then none), above 0.9 for at most 16s, then back to " +
+					"below 0.2; in nearly every latency burst the TTFT p99 over 1m (histogram_quantile) is " +
+					"above 2.5s at 3-4 consecutive scrapes, vllm:num_requests_waiting peaks at 7-40 and is " +
+					"below 5 again 11-21s after the burst began, and 10-80 requests take more than 1s to " +
+					"their first token; otherwise as healthy: the TTFT good ratio at le=1.0 stays above 0.994 " +
+					"in every hour, no preemptions (a handful a week, when a long chat prompt lands in a KV " +
+					"burst).",
+				ShouldFire: []string{"nothing but the watchdog: no burst holds KV usage above 0.9 for 2 minutes, " +
+					"the TTFT p99 for 5 minutes or the queue above 5 for 2 minutes, and the hourly TTFT error " +
+					"ratio stays below 0.6%, far from a page"},
+			},
+			shape:      func(time.Duration) shaping { return shaping{} },
+			background: burstyShape,
+		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioSlowRamp,
+				Description: "Chat traffic creeps past the engine's capacity without filling the KV cache: " +
+					"from the normal diurnal level, arrivals rise to 60% of the estimated capacity by 65 " +
+					"minutes before the incident, 86% by -25m, 95% (about what the engine sustains with a " +
+					"full batch: the estimate is 3% high) at the incident, 99% at +10m and 115% at +25m, " +
+					"held to +45m and back to normal by +55m; the backlog (about 4,500 requests) drains by " +
+					"about +56m.",
+				IncidentAt: 2 * time.Hour,
+				Lead:       70 * m,
+				Duration:   125 * m,
+				Signature: "until -20m vllm:num_requests_waiting is below 5 at 99% of scrapes (brief spikes " +
+					"behind long prefills) and the TTFT good ratio at le=1.0 above 0.99; in the 20m before the " +
+					"incident vllm:num_requests_running climbs past 115 (90% of max_num_seqs), for 3-7 " +
+					"minutes in all, while the queue swings up and drains (median 0-3); from around the " +
+					"incident (-10m..+12m by seed) the queue grows for good, to 200-600 by +15m and about " +
+					"3,700 by +40m (2.7 more a second during the hold), and the 5m TTFT good ratio falls " +
+					"below 0.9 (from -15m..+5m by seed: queue swings near saturation) and below 0.4 by +15m; " +
+					"KV usage peaks at 0.77-0.9 (the batch is full, not the cache; higher only behind a rare " +
+					"30k-token prompt); no preemptions.",
+				ShouldFire: []string{"queue_growth (-10m..+12m by seed)",
+					"saturation (if max_num_seqs is configured: -9m..+10m)",
+					"SLOBurnRate ttft page 1h/5m (+2m..+15m, after both)"},
+			},
+			shape: func(tau time.Duration) shaping {
+				return shaping{chatFloor: ramp(tau,
+					rampPoint{0, 0}, rampPoint{5 * m, 0.6}, rampPoint{45 * m, 0.86}, rampPoint{70 * m, 0.95},
+					rampPoint{80 * m, 0.99}, rampPoint{95 * m, 1.15}, rampPoint{115 * m, 1.15}, rampPoint{125 * m, 0})}
+			},
+		},
 	}
+}
+
+// The healthy-bursty scenario's bursts. Each burstPeriod of the run, counted
+// from its start, holds one KV burst in its first half and one latency burst
+// in its second, each starting at a whole second drawn from the seed and the
+// period's index, at least burstMargin from the edges of its half. Both are
+// scripted clients (fixed lengths, outputs run to max_tokens), so that every
+// burst has the same shape at any hour; their sizes allow for the chat
+// traffic of the moment.
+const (
+	burstPeriod = 4 * time.Hour
+	burstMargin = 15 * time.Minute
+
+	// KV bursts: a long-context job sends kvBurstRequests requests within
+	// kvBurstSpread, their prompts (85% of each from the prefix cache)
+	// together kvBurstTarget of the KV pool less what the chat traffic holds
+	// meanwhile (about kvChatPerLoad of the pool per unit of chat load);
+	// each generates kvBurstOutMin..kvBurstOutMax tokens (drawn per burst).
+	// The pool stays above 0.8 for about 20 to 35 seconds, growing by up to
+	// 0.06 meanwhile, until they finish together.
+	kvBurstRequests = 8
+	kvBurstSpread   = 3 * time.Second
+	kvBurstTarget   = 0.82
+	kvChatPerLoad   = 0.28
+	kvBurstOutMin   = 1400
+	kvBurstOutMax   = 2000
+	kvBurstCached   = 0.85
+
+	// Latency bursts: a batch job sends max_num_seqs + latBurstOverflow
+	// requests, less the chat requests expected in the batch (about
+	// latChatPerLoad per unit of chat load), evenly over latBurstSpread,
+	// each with a latBurstPrompt-token prompt and latBurstOut tokens out.
+	// They fill the batch; the last few, and the chat requests arriving
+	// meanwhile, wait about 4 seconds for the first of them to finish, and
+	// the queue is gone about 20 seconds after the burst began.
+	latBurstOverflow = 12
+	latChatPerLoad   = 60
+	latBurstSpread   = 10 * time.Second
+	latBurstPrompt   = 600
+	latBurstOut      = 680
+)
+
+// burstyShape is the healthy-bursty scenario's changes at a moment.
+func burstyShape(b backdrop) shaping {
+	k, in := int64(b.t/burstPeriod), b.t%burstPeriod
+	half := burstPeriod / 2
+	kind := int64(0)
+	if in >= half {
+		kind, in = 1, in-half
+	}
+	at := burstStart(b.seed, k, kind)
+	start := int64(time.Duration(k)*burstPeriod + time.Duration(kind)*half + at)
+	switch {
+	case in < at:
+	case kind == 0 && in < at+kvBurstSpread:
+		out := kvBurstOutMin + int64(burstHash(b.seed, k, 2)%(kvBurstOutMax-kvBurstOutMin+1))
+		total := int64((kvBurstTarget - kvChatPerLoad*b.load) * float64(b.spec.capTokens))
+		// Prompts no longer than max_model_len allows.
+		n := max(kvBurstRequests, ceilDiv(total, b.spec.maxModelLen-out))
+		if prompt := total / max(n, 1); prompt > 0 {
+			cached := int64(kvBurstCached*float64(prompt)) / b.blockSize * b.blockSize
+			return shaping{script: script{start: start, over: int64(kvBurstSpread), n: int(n),
+				prompt: prompt, cached: cached, out: out}}
+		}
+	case kind == 1 && in < at+latBurstSpread:
+		if n := b.spec.maxSeqs + int(latBurstOverflow-latChatPerLoad*b.load); n > 0 {
+			return shaping{script: script{start: start, over: int64(latBurstSpread), n: n,
+				prompt: latBurstPrompt, out: latBurstOut}}
+		}
+	}
+	return shaping{}
+}
+
+// burstStart is the offset of a burst of a kind (0 KV, 1 latency) in its
+// half of period k, in whole seconds.
+func burstStart(seed, k, kind int64) time.Duration {
+	span := uint64((burstPeriod/2 - 2*burstMargin) / time.Second)
+	return burstMargin + time.Duration(burstHash(seed, k, kind)%span)*time.Second
+}
+
+// burstHash is a fixed hash of a seed, a period index and a purpose.
+func burstHash(seed, k, purpose int64) uint64 {
+	return mix64(mix64(mix64(uint64(seed))+uint64(k)) + uint64(purpose))
+}
+
+// mix64 is splitmix64's step: a fixed, well-mixed hash of x.
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // Scenarios documents every scenario, in a stable order.

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -286,5 +287,271 @@ func TestRestartSignature(t *testing.T) {
 	checkCounters(t, o, at(incident).UnixMilli())
 	if inc := increase(o.get(t, "vllm:request_success_total", "finished_reason", "stop"), at(incident+time.Minute), at(2*time.Hour)); inc < 1000 {
 		t.Errorf("only %v requests finished after the restart", inc)
+	}
+}
+
+// TestHealthyBurstySignature: three days of healthy-bursty, every second
+// straight from the model: 18 KV bursts and 18 latency bursts, each brief,
+// and an hourly TTFT good ratio above 0.99 throughout.
+func TestHealthyBurstySignature(t *testing.T) {
+	checkHealthyBursty(t, 0, 3*24*time.Hour)
+}
+
+// TestHealthyBurstyWeek is the week the scenario is meant for, with another
+// seed.
+func TestHealthyBurstyWeek(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a simulated week at 1s resolution")
+	}
+	checkHealthyBursty(t, 1, 7*24*time.Hour)
+}
+
+func checkHealthyBursty(t *testing.T, seed int64, dur time.Duration) {
+	tr := traceModel(t, Config{Scenario: ScenarioHealthyBursty, Seed: seed}, dur)
+	n := tr.len()
+	periods := int(dur / burstPeriod)
+	inBurst := make([]bool, n) // the 3 minutes from each burst's start
+	var kvSpans, kvPeaks, latScrapes, latPeaks []int
+	kvOver, latHigh := 0, 0
+	for k := range periods {
+		base := time.Duration(k) * burstPeriod
+		kvAt := sec(base + burstStart(seed, int64(k), 0))
+		latAt := sec(base + burstPeriod/2 + burstStart(seed, int64(k), 1))
+		for i := range 180 {
+			inBurst[kvAt+i], inBurst[latAt+i] = true, true
+		}
+
+		// KV: above 0.8 from the first to the last second for 15-90s,
+		// then back to the usual level.
+		first, last, peak := -1, -1, 0.0
+		for i := kvAt; i < kvAt+180; i++ {
+			peak = max(peak, tr.kv[i])
+			if tr.kv[i] > 0.8 {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		kvPeaks = append(kvPeaks, int(100*peak))
+		if first >= 0 {
+			kvOver++
+			span := last - first + 1
+			kvSpans = append(kvSpans, span)
+			if span < 15 || span > 90 {
+				t.Errorf("KV burst at +%v: above 0.8 for %ds, want 15-90s", time.Duration(kvAt)*time.Second, span)
+			}
+		}
+		if kv := tr.kv[kvAt+120]; kv > 0.5 {
+			t.Errorf("KV burst at +%v: usage still %.2f 2 minutes later", time.Duration(kvAt)*time.Second, kv)
+		}
+
+		// Latency: the 1m TTFT p99 above 2.5s at a few scrapes (a minute
+		// at most), the queue drained within a minute.
+		above, run, maxRun := 0, 0, 0
+		for _, i := range scrapes(latAt, latAt+180) {
+			if tr.p99Above25(i) {
+				above, run = above+1, run+1
+				maxRun = max(maxRun, run)
+			} else {
+				run = 0
+			}
+		}
+		latScrapes = append(latScrapes, above)
+		if above > 0 {
+			latHigh++
+		}
+		if maxRun > 5 || above > 6 {
+			t.Errorf("latency burst at +%v: TTFT p99 above 2.5s at %d scrapes, %d in a row", time.Duration(latAt)*time.Second, above, maxRun)
+		}
+		peakW := 0.0
+		for i := latAt; i < latAt+180; i++ {
+			peakW = max(peakW, tr.waiting[i])
+			if i >= latAt+60 && tr.waiting[i] > 5 {
+				t.Errorf("latency burst at +%v: %v waiting %ds after it began", time.Duration(latAt)*time.Second, tr.waiting[i], i-latAt)
+				break
+			}
+		}
+		latPeaks = append(latPeaks, int(peakW))
+	}
+	if kvOver < periods-1 {
+		t.Errorf("KV above 0.8 in %d of %d KV bursts", kvOver, periods)
+	}
+	if latHigh < periods*3/4 {
+		t.Errorf("TTFT p99 above 2.5s in %d of %d latency bursts", latHigh, periods)
+	}
+
+	// Nothing else changes: every hour keeps a TTFT good ratio above 0.99,
+	// KV usage stays below 0.5 outside the bursts, preemptions are rare, and
+	// no built-in indicator's condition holds for its "for".
+	worst := 1.0
+	for h := 1; h*3600 < n; h++ {
+		r := tr.ttftRatio((h-1)*3600, h*3600)
+		worst = min(worst, r)
+		if !(r > 0.99) {
+			t.Errorf("hour %d: TTFT good ratio %.4f", h, r)
+		}
+	}
+	for i := range n {
+		if !inBurst[i] && tr.kv[i] > 0.5 {
+			t.Fatalf("+%ds: KV usage %.2f outside the bursts", i, tr.kv[i])
+		}
+	}
+	if p := tr.preemptions[n-1]; p > uint64(periods) {
+		t.Errorf("%d preemptions in %d periods", p, periods)
+	}
+	above9, waitRun, maxWaitRun, p99Run, maxP99Run := 0, 0, 0, 0, 0
+	for i := range n {
+		if tr.kv[i] > 0.9 {
+			above9++
+		}
+		if i >= 600 && tr.kv[i-600] > 0.9 {
+			above9--
+		}
+		if above9 >= 120 {
+			t.Fatalf("+%ds: KV usage above 0.9 for %ds of the last 10 minutes (kv_cache_pressure)", i, above9)
+		}
+		if tr.waiting[i] > 5 {
+			waitRun++
+		} else {
+			waitRun = 0
+		}
+		maxWaitRun = max(maxWaitRun, waitRun)
+		if i%15 == 0 && i >= 45 {
+			if tr.p99Above25(i) {
+				p99Run++
+			} else {
+				p99Run = 0
+			}
+			maxP99Run = max(maxP99Run, p99Run)
+		}
+	}
+	if maxWaitRun >= 120 || maxP99Run >= 20 {
+		t.Errorf("waiting above 5 for %ds in a row, TTFT p99 above 2.5s at %d scrapes in a row", maxWaitRun, maxP99Run)
+	}
+	slices.Sort(kvSpans)
+	slices.Sort(kvPeaks)
+	slices.Sort(latScrapes)
+	slices.Sort(latPeaks)
+	t.Logf("seed %d, %v: KV above 0.8 in %d/%d bursts for %v s (peaks %v%%); TTFT p99 above 2.5s in %d/%d latency bursts at %v scrapes, queue peaks %v; worst hour %.4f; %d preemptions; waiting above 5 for at most %ds",
+		seed, dur, kvOver, periods, kvSpans, kvPeaks, latHigh, periods, latScrapes, latPeaks, worst, tr.preemptions[n-1], maxWaitRun)
+}
+
+// TestSlowRampSignature: on several seeds the queue stays near zero while the
+// load creeps up, the batch fills, then the queue grows for good and TTFT
+// breaches, with KV usage below 0.9 throughout.
+func TestSlowRampSignature(t *testing.T) {
+	for _, seed := range []int64{0, 1, 2, 3, 4, 5} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			tr := traceModel(t, Config{Scenario: ScenarioSlowRamp, Seed: seed}, 5*time.Hour)
+			n, inc := tr.len(), sec(tr.cfg.IncidentAt)
+			const minute = 60
+			at := func(i int) string { return fmt.Sprintf("%+.1fm", float64(i-inc)/minute) }
+
+			// Near zero until close to capacity: below 5 at 97% of the
+			// scrapes to -20m (long prefills hold a few back now and
+			// then), mostly below 5 to -5m.
+			var w []float64
+			high := 0
+			for _, i := range scrapes(0, inc-20*minute) {
+				if tr.waiting[i] >= 5 {
+					high++
+				}
+			}
+			if all := len(scrapes(0, inc-20*minute)); float64(high) > 0.03*float64(all) {
+				t.Errorf("waiting 5 or more at %d of %d scrapes before -20m", high, all)
+			}
+			for _, i := range scrapes(inc-20*minute, inc-5*minute) {
+				w = append(w, tr.waiting[i])
+			}
+			slices.Sort(w)
+			if med := w[len(w)/2]; med >= 5 {
+				t.Errorf("median waiting %v from -20m to -5m", med)
+			}
+			// The ramp itself: served as they arrive, 81% of the estimated
+			// capacity (14.9 req/s) from -35m to -30m.
+			if rate := float64(tr.ttftAll[inc-30*minute]-tr.ttftAll[inc-35*minute]) / (5 * minute); rate < 11.4 || rate > 12.8 {
+				t.Errorf("%.2f first tokens a second from -35m to -30m, want about 12.1", rate)
+			}
+			var late []float64
+			for _, i := range scrapes(inc-10*minute, inc-5*minute) {
+				late = append(late, tr.waiting[i])
+			}
+			slices.Sort(late)
+			if med := late[len(late)/2]; med >= 10 {
+				t.Errorf("median waiting %v from -10m to -5m", med)
+			}
+			if r := tr.ttftRatio(inc-80*minute, inc-20*minute); !(r > 0.99) {
+				t.Errorf("TTFT good ratio %.4f in the hour to -20m", r)
+			}
+			for _, i := range scrapes(inc-60*minute, inc-20*minute) {
+				if r := tr.ttftRatio(i-300, i); r < 0.9 {
+					t.Fatalf("5m TTFT good ratio %.3f at %s", r, at(i))
+				}
+			}
+
+			// The batch fills: running climbs from under 90 an hour
+			// before the incident to 115 (90% of max_num_seqs) and more
+			// for minutes before it, and stays full afterwards.
+			var early, full float64
+			for _, i := range scrapes(inc-60*minute, inc-50*minute) {
+				early += tr.running[i] / 40
+			}
+			for _, i := range scrapes(inc-20*minute, inc) {
+				if tr.running[i] > 115 {
+					full += 15
+				}
+			}
+			if early > 90 || full < 2*minute {
+				t.Errorf("running averaged %.0f from -60m to -50m and was above 115 for %.0fs in the 20 minutes before the incident", early, full)
+			}
+			for _, i := range scrapes(inc+10*minute, inc+40*minute) {
+				if tr.running[i] < 120 {
+					t.Fatalf("running %v at %s", tr.running[i], at(i))
+				}
+			}
+
+			// Then the queue grows for good and TTFT breaches.
+			if w15, w40 := tr.waiting[inc+15*minute], tr.waiting[inc+40*minute]; w15 < 100 || w40 < 1000 {
+				t.Errorf("waiting %v at +15m, %v at +40m, want a growing backlog", w15, w40)
+			}
+			// 15% past capacity: arrivals 2-3.5 a second beyond what the
+			// full batch serves during the hold.
+			if g := (tr.waiting[inc+40*minute] - tr.waiting[inc+30*minute]) / (10 * minute); g < 2 || g > 3.5 {
+				t.Errorf("the queue grew by %.2f a second from +30m to +40m", g)
+			}
+			breach := firstScrape(inc-20*minute, n, func(i int) bool { return tr.ttftRatio(i-300, i) < 0.9 })
+			if r := tr.ttftRatio(inc+10*minute, inc+15*minute); !(r < 0.5) || breach < 0 {
+				t.Errorf("5m TTFT good ratio %.3f at +15m (first below 0.9 at %s)", r, at(breach))
+			}
+
+			// The leading indicators fire before the page, none before -12m.
+			qg := firstScrape(2*minute, n, tr.queueGrowth)
+			sat := firstScrape(10*minute, n, tr.saturation)
+			page := firstScrape(60*minute, n, tr.ttftPage)
+			if qg < inc-12*minute || sat < inc-15*minute || page < 0 || qg > page || sat > page || page > inc+20*minute {
+				t.Errorf("queue_growth at %s, saturation at %s, page at %s", at(qg), at(sat), at(page))
+			}
+
+			peakKV := slices.Max(tr.kv)
+			if peakKV >= 0.9 || peakKV < 0.6 {
+				t.Errorf("KV usage peaked at %.3f, want 0.6-0.9", peakKV)
+			}
+			if p := tr.preemptions[n-1]; p != 0 {
+				t.Errorf("%d preemptions", p)
+			}
+			drained := -1
+			for i := n - 1; i >= 0 && drained < 0; i-- {
+				if tr.waiting[i] > 5 {
+					drained = i
+				}
+			}
+			if drained > inc+70*minute {
+				t.Errorf("backlog drained only at %s", at(drained))
+			}
+			firstW := firstScrape(0, n, func(i int) bool { return tr.waiting[i] > 5 })
+			t.Logf("seed %d: waiting first above 5 at %s (a prefill spike), median %v from -20m to -5m; running above 115 for %.0fs in the 20m before; 5m TTFT ratio below 0.9 from %s, %.3f at +15m; queue_growth %s, saturation %s, page %s; waiting %v at +15m, %v at +40m (median %v from -10m to -5m); KV peak %.3f; drained at %s",
+				seed, at(firstW), w[len(w)/2], full, at(breach), tr.ttftRatio(inc+10*minute, inc+15*minute), at(qg), at(sat), at(page), tr.waiting[inc+15*minute], tr.waiting[inc+40*minute], late[len(late)/2], peakKV, at(drained))
+		})
 	}
 }

@@ -110,6 +110,7 @@ func conditionsFunc(cfg Config, sc scenario, start time.Time, caps capacities) f
 	startSec := float64(start.UnixNano()) / 1e9
 	// The scripted change begins Lead before the incident itself.
 	incident := int64(cfg.IncidentAt - sc.info.Lead)
+	spec := cfg.Engine.params()
 	duration := int64(sc.info.Duration)
 	return func(t int64) conditions {
 		c := conditions{
@@ -120,10 +121,23 @@ func conditionsFunc(cfg Config, sc scenario, start time.Time, caps capacities) f
 			c.rate *= sc.rateScale
 		}
 		c.rate = math.Max(c.rate, sc.floor*caps.chat)
-		if sc.info.IncidentAt == 0 || t < incident || t >= incident+duration {
+		var sh shaping
+		origin := incident
+		switch {
+		case sc.background != nil:
+			// Changes spread over the whole run, placed by the seed.
+			sh = sc.background(backdrop{seed: cfg.Seed, t: time.Duration(t), load: c.rate / caps.chat,
+				spec: spec, blockSize: int64(cfg.Engine.BlockSize)})
+			origin = 0
+		case sc.info.IncidentAt == 0 || t < incident || t >= incident+duration:
 			return c
+		default:
+			sh = sc.shape(time.Duration(t - incident))
 		}
-		sh := sc.shape(time.Duration(t - incident))
+		c.rate = math.Max(c.rate, sh.chatFloor*caps.chat)
+		if c.script = sh.script; c.script.n > 0 {
+			c.script.start += origin
+		}
 		long, batch := sh.longShare*caps.long, sh.batchShare*caps.batch
 		if total := c.rate + long + batch; total > 0 {
 			c.longFrac, c.batchFrac = long/total, batch/total

@@ -53,7 +53,8 @@ func TestNormalizeDefaults(t *testing.T) {
 }
 
 func TestScenariosDocumented(t *testing.T) {
-	want := []string{ScenarioHealthy, ScenarioSurge, ScenarioKVPressure, ScenarioStall, ScenarioSlowDecode, ScenarioErrorBurst, ScenarioRestart, ScenarioLowTraffic, ScenarioFlapping}
+	want := []string{ScenarioHealthy, ScenarioSurge, ScenarioKVPressure, ScenarioStall, ScenarioSlowDecode, ScenarioErrorBurst, ScenarioRestart, ScenarioLowTraffic, ScenarioFlapping,
+		ScenarioHealthyBursty, ScenarioSlowRamp}
 	if got := ScenarioNames(); !slices.Equal(got, want) {
 		t.Fatalf("ScenarioNames() = %v, want %v", got, want)
 	}
@@ -61,7 +62,7 @@ func TestScenariosDocumented(t *testing.T) {
 		if s.Description == "" || s.Signature == "" || len(s.ShouldFire) == 0 {
 			t.Errorf("scenario %s is not fully documented: %+v", s.Name, s)
 		}
-		if (s.Name == ScenarioHealthy || s.Name == ScenarioLowTraffic) != (s.IncidentAt == 0) {
+		if (s.Name == ScenarioHealthy || s.Name == ScenarioLowTraffic || s.Name == ScenarioHealthyBursty) != (s.IncidentAt == 0) {
 			t.Errorf("scenario %s: incident offset %v", s.Name, s.IncidentAt)
 		}
 	}
@@ -72,7 +73,9 @@ func TestScenariosDocumented(t *testing.T) {
 func TestWriteOpenMetricsDeterministic(t *testing.T) {
 	for _, name := range ScenarioNames() {
 		t.Run(name, func(t *testing.T) {
-			cfg := Config{Scenario: name, Models: []string{"m"}, Engines: 2, IncidentAt: 20 * time.Minute, Seed: 7}
+			// The incident early, but not before the scenario's lead.
+			sc, _ := lookupScenario(name)
+			cfg := Config{Scenario: name, Models: []string{"m"}, Engines: 2, IncidentAt: max(20*time.Minute, sc.info.Lead), Seed: 7}
 			a, _ := backfill(t, cfg, testStart, 40*time.Minute)
 			b, _ := backfill(t, cfg, testStart, 40*time.Minute)
 			if !bytes.Equal(a, b) {
@@ -98,7 +101,8 @@ func TestWriteOpenMetricsDeterministic(t *testing.T) {
 func TestOpenMetricsStructure(t *testing.T) {
 	for _, name := range ScenarioNames() {
 		t.Run(name, func(t *testing.T) {
-			cfg := Config{Scenario: name, Models: []string{"a", "b"}, IncidentAt: 30 * time.Minute}
+			sc, _ := lookupScenario(name)
+			cfg := Config{Scenario: name, Models: []string{"a", "b"}, IncidentAt: max(30*time.Minute, sc.info.Lead)}
 			data, stats := backfill(t, cfg, testStart, 90*time.Minute)
 			o := parseOM(t, data)
 			checkStructure(t, o, FlavourV1, 2, 1)
