@@ -108,6 +108,8 @@ var indicatorNotes = map[string]struct{ summary, remedy string }{
 		"The scheduler is not making progress: a hung engine, a deadlock or a crashed worker. Check the engine logs and GPU health; restart the replica."},
 	rules.KindSaturation: {"the fullest engine of %s runs %s of its max_num_seqs (threshold %s)",
 		"The running batch is close to vLLM's limit: once it is full, new requests wait and TTFT climbs. Add replicas or shed load before the queue forms; raise max_num_seqs if the KV cache has room."},
+	rules.KindQueueTime: {"requests at %s wait %ss in the queue on average (threshold %ss), again and again",
+		"Arrivals now and then find the batch full: load is close to capacity, and a little more makes the queue grow without bound. Add replicas or shed load now; check max_num_seqs and the KV cache."},
 	rules.KindLatencyPercentile: {"the latency percentile of %s is %ss (threshold %ss)",
 		"A fast signal over a short window, not an SLO: look at batch size, prompt lengths and preemptions for the cause."},
 }

@@ -66,6 +66,11 @@ var indicatorDefaults = map[string]struct {
 	KindQueueStall: {floor: 0, window: 2 * time.Minute, forDur: 5 * time.Minute, metrics: []string{"num_requests_waiting", "request_success"}},
 	// The percentile of every minute of "for" above the threshold.
 	KindLatencyPercentile: {window: time.Minute, forDur: 5 * time.Minute},
+	// Requests' mean time in the queue above 0.1s in minutes adding up to
+	// at least "for" within the last 10: as load nears capacity, arrivals
+	// start to wait now and then, minutes before the queue explodes; a
+	// burst shorter than "for" never counts enough minutes.
+	KindQueueTime: {threshold: 0.1, window: 10 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"request_queue_time"}},
 	// The fullest engine's running batch at 90% of max_num_seqs or more for
 	// half of the last 10 minutes: load nearing the batch limit before the
 	// queue explodes. vLLM does not export its limit, so the kind needs it.
@@ -99,7 +104,7 @@ func CompileIndicator(p *PromQL, spec IndicatorSpec, d Defaults) (*Indicator, er
 	fe := spec.validate(p)
 	in := &Indicator{
 		Name: spec.Name, Alertname: spec.Alertname, Kind: spec.Kind, Severity: spec.Severity,
-		Labels:        spec.Labels, Annotations: parseTemplates([]any{"annotations"}, spec.Annotations, &fe), window: spec.Window.D(),
+		Labels: spec.Labels, Annotations: parseTemplates([]any{"annotations"}, spec.Annotations, &fe), window: spec.Window.D(),
 	}
 	if len(fe) > 0 {
 		return nil, fmt.Errorf("indicator %q: %w", spec.Name, fe)
@@ -185,6 +190,8 @@ func (in *Indicator) Lookback() time.Duration {
 	switch in.Kind {
 	case KindPreemptionRate, KindLatencyPercentile:
 		return time.Duration(heldWindows(in.For, in.window)) * in.window
+	case KindQueueTime:
+		return max(in.window, time.Duration(heldWindows(in.For, time.Minute))*time.Minute)
 	}
 	return max(in.window, in.For)
 }
@@ -244,6 +251,18 @@ func (in *Indicator) query(p *PromQL, names func(string) string, native bool) st
 		return b.build(heldFraction(`max(%s)`, in.threshold, F, W), map[string]string{"m": names("kv_cache_usage_perc")})
 	case KindSaturation:
 		return b.build(heldFraction(`max(%s) / `+num(in.capacity), in.threshold, F, W), map[string]string{"m": names("num_requests_running")})
+	case KindQueueTime:
+		// Each point is one minute's mean, from the histogram's exact
+		// differences; a minute without requests is NaN and counts as
+		// quiet.
+		m := names("request_queue_time")
+		v := `sum((s - s offset 1m) >= 0) / sum((c - c offset 1m) >= 0)`
+		if F == 0 {
+			return b.build(v+" > "+num(in.threshold), map[string]string{"s": m + "_sum", "c": m + "_count"})
+		}
+		k := heldWindows(F, time.Minute)
+		return b.build(fmt.Sprintf(`%s and count_over_time((%s > %s)[%s:1m]) >= %d`, v, v, num(in.threshold), dur(max(W, time.Duration(k)*time.Minute)-time.Second), k),
+			map[string]string{"s": m + "_sum", "c": m + "_count"})
 	case KindQueueStall:
 		if F == 0 {
 			return b.build(fmt.Sprintf(`sum(m) > %s unless sum(rate(s[%s])) > 0`, num(in.floor), dur(W)),

@@ -171,9 +171,10 @@ const (
 	KindQueueStall        = "queue_stall"
 	KindLatencyPercentile = "latency_percentile"
 	KindSaturation        = "saturation"
+	KindQueueTime         = "queue_time"
 )
 
-var indicatorKinds = []string{KindQueueGrowth, KindPreemptionRate, KindKVCachePressure, KindQueueStall, KindLatencyPercentile, KindSaturation}
+var indicatorKinds = []string{KindQueueGrowth, KindPreemptionRate, KindKVCachePressure, KindQueueStall, KindLatencyPercentile, KindSaturation, KindQueueTime}
 
 // FieldError is a problem with one field. Path locates the field from the
 // spec's own root (string keys, int indices) so the loader can name the
