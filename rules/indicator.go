@@ -67,7 +67,7 @@ var indicatorDefaults = map[string]struct {
 	// The percentile of every minute of "for" above the threshold.
 	KindLatencyPercentile: {window: time.Minute, forDur: 5 * time.Minute},
 	// Requests' mean time in the queue above 0.1s in minutes adding up to
-	// at least "for" within the last 10: as load nears capacity, arrivals
+	// at least "for" within the last 10 (each point a tenth of the window): as load nears capacity, arrivals
 	// start to wait now and then, minutes before the queue explodes; a
 	// burst shorter than "for" never counts enough minutes.
 	KindQueueTime: {threshold: 0.1, window: 10 * time.Minute, forDur: 2 * time.Minute, metrics: []string{"request_queue_time"}},
@@ -185,13 +185,19 @@ func (in *Indicator) PendingFor() time.Duration {
 	return 0
 }
 
+// queueTimeStep is the span of each of queue_time's means: a tenth of its
+// window, in whole seconds.
+func (in *Indicator) queueTimeStep() time.Duration {
+	return max(time.Second, (in.window / 10).Truncate(time.Second))
+}
+
 // Lookback is how far back the indicator's query reads.
 func (in *Indicator) Lookback() time.Duration {
 	switch in.Kind {
 	case KindPreemptionRate, KindLatencyPercentile:
 		return time.Duration(heldWindows(in.For, in.window)) * in.window
 	case KindQueueTime:
-		return max(in.window, time.Duration(heldWindows(in.For, time.Minute))*time.Minute)
+		return max(in.window, time.Duration(heldWindows(in.For, in.queueTimeStep()))*in.queueTimeStep())
 	}
 	return max(in.window, in.For)
 }
@@ -252,17 +258,18 @@ func (in *Indicator) query(p *PromQL, names func(string) string, native bool) st
 	case KindSaturation:
 		return b.build(heldFraction(`max(%s) / `+num(in.capacity), in.threshold, F, W), map[string]string{"m": names("num_requests_running")})
 	case KindQueueTime:
-		// Each point is one minute's mean, from the histogram's exact
-		// differences; a minute without requests is NaN and counts as
-		// quiet.
-		m := names("request_queue_time")
-		v := `sum((s - s offset 1m) >= 0) / sum((c - c offset 1m) >= 0)`
+		// Each point is the mean over a tenth of the window (a minute by
+		// default), from the histogram's exact differences; a point
+		// without requests is NaN and counts as quiet.
+		m, step := names("request_queue_time"), in.queueTimeStep()
+		v := fmt.Sprintf(`sum((s - s offset %s) >= 0) / sum((c - c offset %s) >= 0)`, dur(step), dur(step))
+		metrics := map[string]string{"s": m + "_sum", "c": m + "_count"}
 		if F == 0 {
-			return b.build(v+" > "+num(in.threshold), map[string]string{"s": m + "_sum", "c": m + "_count"})
+			return b.build(v+" > "+num(in.threshold), metrics)
 		}
-		k := heldWindows(F, time.Minute)
-		return b.build(fmt.Sprintf(`%s and count_over_time((%s > %s)[%s:1m]) >= %d`, v, v, num(in.threshold), dur(max(W, time.Duration(k)*time.Minute)-time.Second), k),
-			map[string]string{"s": m + "_sum", "c": m + "_count"})
+		k := heldWindows(F, step)
+		return b.build(fmt.Sprintf(`%s and count_over_time((%s > %s)[%s:%s]) >= %d`, v, v, num(in.threshold),
+			dur(max(W, time.Duration(k)*step)-time.Second), dur(step), k), metrics)
 	case KindQueueStall:
 		if F == 0 {
 			return b.build(fmt.Sprintf(`sum(m) > %s unless sum(rate(s[%s])) > 0`, num(in.floor), dur(W)),
