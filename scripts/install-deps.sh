@@ -15,6 +15,30 @@ if [ ! -x "$prom3/prometheus" ]; then
   GOBIN="$prom3" ${GO:-go} install "github.com/prometheus/prometheus/cmd/prometheus@$PROM3_VERSION"
 fi
 
+# Helm, for the chart tests (deploy/helm), built from the tool module
+# tools/helm, whose go.mod and go.sum pin it and its dependencies; cached by
+# version beside Prometheus 3. The flags are those of Helm's release builds:
+# its version, and the Kubernetes version it lints and renders for (from
+# client-go, v0.X.Y -> 1.X).
+HELM_VERSION=v3.22.0
+helm="$tools/helm-$HELM_VERSION"
+if [ ! -x "$helm/helm" ]; then
+  echo "building Helm ($HELM_VERSION, from tools/helm) into $helm (once)" >&2
+  mkdir -p "$helm"
+  (
+    cd "$(dirname "$0")/../tools/helm"
+    k8s=$(${GO:-go} list -m -f '{{.Version}}' k8s.io/client-go)   # v0.37.0
+    k8s_minor=$(echo "$k8s" | cut -d. -f2)
+    x=helm.sh/helm/v3
+    CGO_ENABLED=0 ${GO:-go} build -trimpath -o "$helm/helm.tmp" -ldflags "-s -w \
+      -X $x/internal/version.version=$HELM_VERSION \
+      -X $x/pkg/lint/rules.k8sVersionMajor=1 -X $x/pkg/lint/rules.k8sVersionMinor=$k8s_minor \
+      -X $x/pkg/chartutil.k8sVersionMajor=1 -X $x/pkg/chartutil.k8sVersionMinor=$k8s_minor" \
+      "$x/cmd/helm"
+  )
+  mv "$helm/helm.tmp" "$helm/helm"
+fi
+
 need=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
