@@ -157,6 +157,7 @@ func buildStack(cfg *config.Config, old *stack, rcv *receivers.Registry, onLost 
 	if err != nil {
 		return nil, err
 	}
+	st.engine.SetWindowMetrics(cfg.Web.PerWindow())
 	return st, nil
 }
 
