@@ -23,6 +23,7 @@ Usage:
                                          replay history: when alerts would have fired and resolved
   vllm-sentinel rules export --config FILE [--out FILE]
                                          the SLOs as a Prometheus rule file
+  vllm-sentinel dashboards export --config FILE [--out FILE]   a Grafana dashboard (JSON) of the SLOs and vLLM
   vllm-sentinel version                  print the version
 
 Run 'vllm-sentinel COMMAND --help' for a command's flags.
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runBacktest(ctx, rest, stdout, stderr)
 	case "rules":
 		return runRules(ctx, rest, stdout, stderr)
+	case "dashboards":
+		return runDashboards(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, version.Print("vllm-sentinel"))
 		return exitOK
