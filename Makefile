@@ -35,7 +35,11 @@ lint: vet
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-demo: deps build
+demo:
+	@echo "make demo: installing Prometheus and Alertmanager if they are missing"
+	@ONLY_PACKAGES=1 ./scripts/install-deps.sh
+	@echo "make demo: building vllm-sentinel and vllm-sim (the first build compiles their dependencies: a minute or two)"
+	@$(MAKE) --no-print-directory build >/dev/null
 	@./scripts/demo.sh
 
 clean:

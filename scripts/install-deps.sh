@@ -9,7 +9,9 @@ set -euo pipefail
 PROM3_VERSION=v0.316.0
 tools=${VLLM_SENTINEL_TOOLS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vllm-sentinel/tools}
 prom3="$tools/prometheus-$PROM3_VERSION"
-if [ ! -x "$prom3/prometheus" ]; then
+# ONLY_PACKAGES=1 (make demo) skips the Go-built tools: only the tests need them.
+if [ -n "${ONLY_PACKAGES:-}" ]; then :
+elif [ ! -x "$prom3/prometheus" ]; then
   echo "building Prometheus 3 ($PROM3_VERSION) into $prom3 (once)" >&2
   mkdir -p "$prom3"
   GOBIN="$prom3" ${GO:-go} install "github.com/prometheus/prometheus/cmd/prometheus@$PROM3_VERSION"
@@ -22,7 +24,8 @@ fi
 # client-go, v0.X.Y -> 1.X).
 HELM_VERSION=v3.22.0
 helm="$tools/helm-$HELM_VERSION"
-if [ ! -x "$helm/helm" ]; then
+if [ -n "${ONLY_PACKAGES:-}" ]; then :
+elif [ ! -x "$helm/helm" ]; then
   echo "building Helm ($HELM_VERSION, from tools/helm) into $helm (once)" >&2
   mkdir -p "$helm"
   (
