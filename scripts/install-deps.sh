@@ -42,6 +42,28 @@ elif [ ! -x "$helm/helm" ]; then
   mv "$helm/helm.tmp" "$helm/helm"
 fi
 
+# Jaeger (all-in-one, v2 on the OpenTelemetry Collector), for the trace tests
+# (cmd/vllm-sim), built from the tool module tools/jaeger, whose go.mod and
+# go.sum pin it and its dependencies; cached by version like Helm. It sets
+# the version as Jaeger's release builds do (v1.76.0 is v2.13.0) but embeds no
+# UI assets (the UI shows a placeholder; the query API is complete).
+JAEGER_VERSION=v1.76.0
+JAEGER_V2_VERSION=v2.13.0
+jaeger="$tools/jaeger-$JAEGER_VERSION"
+if [ -n "${ONLY_PACKAGES:-}" ]; then :
+elif [ ! -x "$jaeger/jaeger" ]; then
+  echo "building Jaeger ($JAEGER_VERSION / $JAEGER_V2_VERSION, from tools/jaeger) into $jaeger (once)" >&2
+  mkdir -p "$jaeger"
+  (
+    cd "$(dirname "$0")/../tools/jaeger"
+    x=github.com/jaegertracing/jaeger/internal/version
+    CGO_ENABLED=0 ${GO:-go} build -trimpath -o "$jaeger/jaeger.tmp" -ldflags "-s -w \
+      -X $x.latestVersion=$JAEGER_V2_VERSION" \
+      github.com/jaegertracing/jaeger/cmd/jaeger
+  )
+  mv "$jaeger/jaeger.tmp" "$jaeger/jaeger"
+fi
+
 need=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)

@@ -20,4 +20,9 @@
 // a one-second tick. The state at a tick is therefore the same for the live
 // collector (Sim) and the backfill writer (WriteOpenMetrics), however either
 // got there.
+//
+// Sim.OnFinish hands every finished request (its arrival, first scheduling,
+// first and last token, and token counts) to a callback, for vLLM's
+// per-request trace spans (package sim/simtrace); without one the model
+// does no extra work, and with one its metrics are the same.
 package sim

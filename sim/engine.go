@@ -48,6 +48,10 @@ type engine struct {
 
 	pool       []*request
 	lastHiccup int64 // period index of the last hiccup
+
+	// onFinish, when set, sees every request as it finishes at a time
+	// (Sim.OnFinish); it must not change the request or the engine.
+	onFinish func(r *request, at int64)
 }
 
 // engineParams is EngineSpec in integer nanoseconds and tokens.
@@ -68,6 +72,7 @@ type conditions struct {
 	rate      float64 // arrivals per second
 	longFrac  float64 // share of arrivals that are long-context requests
 	batchFrac float64 // share of arrivals that are long-generation requests
+	docFrac   float64 // share of arrivals that are long-document requests
 	errFrac   float64 // share of arrivals that end in error
 	hiccup    int64   // a stall (ns) added to the first step of every hiccupEvery
 	every     int64   // hiccup period in ns
@@ -447,6 +452,9 @@ func (e *engine) finish(r *request) {
 		e.hists[histTPOT].observe((at - r.firstTok) / (r.out - 1))
 	}
 	e.hists[histPreemptions].observe(r.preempts)
+	if e.onFinish != nil {
+		e.onFinish(r, at)
+	}
 	e.pool = append(e.pool, r)
 }
 

@@ -34,6 +34,12 @@ type Stats struct {
 // engine and scrape) before writing. The same config and times always give
 // the same bytes.
 func WriteOpenMetrics(ctx context.Context, w io.Writer, cfg Config, start, end time.Time) (Stats, error) {
+	return writeOpenMetrics(ctx, w, cfg, start, end, nil)
+}
+
+// writeOpenMetrics is WriteOpenMetrics with a hook that sees each engine
+// before it runs (tests attach finish callbacks with it).
+func writeOpenMetrics(ctx context.Context, w io.Writer, cfg Config, start, end time.Time, hook func(*simEngine)) (Stats, error) {
 	cfg, err := cfg.Normalize()
 	if err != nil {
 		return Stats{}, err
@@ -46,6 +52,11 @@ func WriteOpenMetrics(ctx context.Context, w io.Writer, cfg Config, start, end t
 	engines, err := buildEngines(cfg, start)
 	if err != nil {
 		return Stats{}, err
+	}
+	if hook != nil {
+		for _, e := range engines {
+			hook(e)
+		}
 	}
 	bounds := cfg.bucketsFor()
 	lay := newLayout(bounds)

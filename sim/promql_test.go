@@ -86,6 +86,8 @@ func TestScenariosInPrometheus(t *testing.T) {
 				testHealthyBursty(q)
 			case sim.ScenarioSlowRamp:
 				testSlowRamp(q)
+			case sim.ScenarioLongPrompts:
+				testLongPrompts(q)
 			default:
 				t.Fatalf("no PromQL test for scenario %s", name)
 			}
@@ -169,6 +171,25 @@ func testSurge(q querier) {
 	}
 	if w := q.value(3*time.Hour, `vllm:num_requests_waiting{model_name=%[1]q}`); !(w < 10) {
 		q.t.Errorf("waiting = %v at the end, want the backlog drained", w)
+	}
+}
+
+func testLongPrompts(q querier) {
+	if r := q.ttftRatio(incident-10*time.Minute, "1h"); !(r > 0.99) {
+		q.t.Errorf("TTFT good ratio %.4f in the hour before the change", r)
+	}
+	if r := q.ttftRatio(incident+20*time.Minute, "15m"); !(r < 0.9) {
+		q.t.Errorf("15m TTFT good ratio %.4f at +20m, want below 0.9", r)
+	}
+	prompt := `increase(vllm:prompt_tokens_total{model_name=%[1]q}[15m]) / increase(vllm:time_to_first_token_seconds_count{model_name=%[1]q}[15m])`
+	if before, during := q.value(incident-10*time.Minute, prompt), q.value(incident+20*time.Minute, prompt); !(during > 5*before) {
+		q.t.Errorf("mean prompt %v tokens at +20m, %v before", during, before)
+	}
+	if w := q.value(incident+30*time.Minute, `max_over_time(vllm:num_requests_waiting{model_name=%[1]q}[30m])`); !(w <= 10) {
+		q.t.Errorf("up to %v waiting", w)
+	}
+	if kv := q.value(incident+30*time.Minute, `max_over_time(vllm:kv_cache_usage_perc{model_name=%[1]q}[30m])`); !(kv < 0.9) {
+		q.t.Errorf("KV usage peaked at %v", kv)
 	}
 }
 

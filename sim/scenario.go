@@ -20,6 +20,9 @@ const (
 	// bursts; ScenarioSlowRamp is load creeping past capacity.
 	ScenarioHealthyBursty = "healthy-bursty"
 	ScenarioSlowRamp      = "slow-ramp"
+	// ScenarioLongPrompts is prompts growing until prefill alone breaks the
+	// TTFT objective.
+	ScenarioLongPrompts = "long-prompts"
 )
 
 // ScenarioInfo documents a scenario: when its incident starts, how it
@@ -50,6 +53,9 @@ type shaping struct {
 	// Extra traffic of long-generation (batch) and long-context requests, as
 	// shares of the engine's capacity for each kind.
 	batchShare, longShare float64
+	// Extra traffic of long-document requests (long prompts, no prefix
+	// cache beyond the system prompt), as a share of their capacity.
+	docShare float64
 	// chatFloor is a floor under the chat traffic, as a share of the
 	// engine's chat capacity (like scenario.floor, but changing with time).
 	chatFloor float64
@@ -325,6 +331,33 @@ func scenarios() []scenario {
 				return shaping{chatFloor: ramp(tau,
 					rampPoint{0, 0}, rampPoint{5 * m, 0.6}, rampPoint{45 * m, 0.86}, rampPoint{70 * m, 0.95},
 					rampPoint{80 * m, 0.99}, rampPoint{95 * m, 1.15}, rampPoint{115 * m, 1.15}, rampPoint{125 * m, 0})}
+			},
+		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioLongPrompts,
+				Description: "Clients start sending whole documents (summaries, extraction): from 10 minutes before " +
+					"the incident, requests of about 26k-token prompts that share only the system prompt, answering " +
+					"in about 24 tokens, are added to the chat traffic, ramping to 40% of the rate the engine could " +
+					"sustain of them alone at the incident start, held to +30m and gone by +35m.",
+				IncidentAt: time.Hour,
+				Lead:       10 * m,
+				Duration:   45 * m,
+				Signature: "the mean prompt (rate of vllm:prompt_tokens_total per request) grows from about 1,000 " +
+					"tokens to about 6,700 and the prefix cache hit ratio falls from about 0.2 to about 0.03; the " +
+					"mean of vllm:request_prefill_time_seconds grows from 30ms to about 0.28s (the queue time, the " +
+					"wait behind other prefills, to about 0.2-0.25s) and the 5m TTFT good ratio at le=1.0 is below " +
+					"0.9 at 90% of scrapes or more from +5m to +30m; meanwhile vllm:num_requests_waiting is below 5 " +
+					"at 95% of scrapes (never above 10), KV usage peaks at 0.5-0.75 and nothing is preempted; all " +
+					"back to normal by +40m. These numbers are for the default start (the incident at 01:00 UTC, " +
+					"about 2 chat requests a second); with the chat traffic of the diurnal peak the prefill-laden " +
+					"steps slow every decode enough to fill the batch: up to about 15 waiting, KV usage above 0.9 " +
+					"and a few preemptions.",
+				ShouldFire: []string{"SLOBurnRate ttft (page 1h/5m)", "latency_percentile ttft (p99 above 2.5s)",
+					"not queue_growth, kv_cache_pressure or preemption_rate"},
+			},
+			shape: func(tau time.Duration) shaping {
+				return shaping{docShare: ramp(tau, rampPoint{0, 0}, rampPoint{10 * m, 0.4}, rampPoint{40 * m, 0.4}, rampPoint{45 * m, 0})}
 			},
 		},
 	}

@@ -26,6 +26,8 @@ type Sim struct {
 	fams    []family
 	bounds  [numHists][]float64
 	snap    snapshot
+	// onFinish receives finished requests (see OnFinish); nil: none.
+	onFinish func(FinishedRequest)
 }
 
 type simEngine struct {
@@ -35,6 +37,7 @@ type simEngine struct {
 	restartAt, upAt int64 // restart scenario: down in [restartAt, upAt)
 	restarted       bool
 	resets          int
+	finished        []finishedRec // since the last delivery, with OnFinish
 }
 
 // New builds a simulation whose model time starts at start with every engine
@@ -75,6 +78,7 @@ func buildEngines(cfg Config, start time.Time) ([]*simEngine, error) {
 		chat:  estimateCapacity(spec, wl, wl.chat),
 		long:  estimateCapacity(spec, wl, wl.long),
 		batch: estimateCapacity(spec, wl, wl.batch),
+		doc:   estimateCapacity(spec, wl, wl.doc),
 	})
 	bounds := cfg.bucketsFor()
 	var out []*simEngine
@@ -139,7 +143,11 @@ func conditionsFunc(cfg Config, sc scenario, start time.Time, caps capacities) f
 			c.script.start += origin
 		}
 		long, batch := sh.longShare*caps.long, sh.batchShare*caps.batch
-		if total := c.rate + long + batch; total > 0 {
+		if doc := sh.docShare * caps.doc; doc > 0 {
+			total := c.rate + long + batch + doc
+			c.longFrac, c.batchFrac, c.docFrac = long/total, batch/total, doc/total
+			c.rate = total
+		} else if total := c.rate + long + batch; total > 0 {
 			c.longFrac, c.batchFrac = long/total, batch/total
 			c.rate = total
 		}
@@ -151,7 +159,7 @@ func conditionsFunc(cfg Config, sc scenario, start time.Time, caps capacities) f
 }
 
 // capacities are an engine's sustainable request rates per request class.
-type capacities struct{ chat, long, batch float64 }
+type capacities struct{ chat, long, batch, doc float64 }
 
 // estimateCapacity returns the rate of requests of one class an engine
 // sustains with a full batch: each request costs its share of decode steps
@@ -213,6 +221,7 @@ func (s *Sim) AdvanceTo(t time.Time) {
 		e.advanceTo(target)
 	}
 	s.now = target
+	s.deliverFinished()
 }
 
 // Step advances the model by dt (see AdvanceTo).

@@ -23,10 +23,13 @@ type requestClass struct {
 // aborts.
 type workload struct {
 	chat, long, batch requestClass
-	sharedPrefixProb  float64
-	sharedPrefix      int64 // system prompt tokens
-	abortProb         float64
-	blockSize         int64
+	// doc are long documents sent whole (summaries, extraction): long
+	// prompts that share only the system prompt, short answers.
+	doc              requestClass
+	sharedPrefixProb float64
+	sharedPrefix     int64 // system prompt tokens
+	abortProb        float64
+	blockSize        int64
 }
 
 func defaultWorkload() workload {
@@ -34,6 +37,7 @@ func defaultWorkload() workload {
 		chat:             requestClass{promptMedian: 600, promptSigma: 1.0, outMedian: 180, outSigma: 0.9, maxTokens: 1024},
 		long:             requestClass{promptMedian: 12000, promptSigma: 0.35, outMedian: 500, outSigma: 0.5, maxTokens: 1024, cachedShare: 0.85},
 		batch:            requestClass{promptMedian: 600, promptSigma: 1.0, outMedian: 700, outSigma: 0.5, maxTokens: 2048},
+		doc:              requestClass{promptMedian: 26000, promptSigma: 0.1, outMedian: 24, outSigma: 0.5, maxTokens: 128},
 		sharedPrefixProb: 0.5,
 		sharedPrefix:     512,
 		abortProb:        0.003,
@@ -43,7 +47,7 @@ func defaultWorkload() workload {
 
 // maxTokens is the largest max_tokens of any class.
 func (w workload) maxTokens() int64 {
-	return max(w.chat.maxTokens, w.long.maxTokens, w.batch.maxTokens)
+	return max(w.chat.maxTokens, w.long.maxTokens, w.batch.maxTokens, w.doc.maxTokens)
 }
 
 // sample fills in the lengths and fate of a new request. It always draws the
@@ -59,6 +63,8 @@ func (w workload) sample(rng *rand.Rand, c conditions, maxModelLen int64, r *req
 		class = &w.long
 	case uClass < c.longFrac+c.batchFrac:
 		class = &w.batch
+	case uClass < c.longFrac+c.batchFrac+c.docFrac:
+		class = &w.doc
 	}
 	maxPrompt := maxModelLen - w.maxTokens()
 	r.prompt = min(maxPrompt, max(1, int64(math.Round(class.promptMedian*math.Exp(class.promptSigma*n1)))))

@@ -78,7 +78,9 @@ Usage:
   vllm-sim <command> --help   flags of a command
 
 Both commands take the same seed and model flags and produce the same
-numbers for the same seed, scenario and start time.
+numbers for the same seed, scenario and start time. serve
+--otlp-traces-endpoint URL also sends one OpenTelemetry span per finished
+request (llm_request, as vLLM's --otlp-traces-endpoint does) over OTLP/HTTP.
 
 `)
 	writeScenarios(w)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
+	"github.com/vllm-sentinel/vllm-sentinel/sim/simtrace"
 )
 
 // shutdownTimeout bounds the wait for in-flight scrapes on SIGTERM.
@@ -25,6 +26,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	listen := fs.String("listen", "127.0.0.1:8000", "address to serve /metrics on")
 	speed := fs.Float64("speed", 1, "model seconds per wall-clock second")
 	startFlag := fs.String("start", "", "model time at startup, RFC 3339 or unix seconds (default: now)")
+	otlpTraces := fs.String("otlp-traces-endpoint", "", "OTLP/HTTP collector to send one llm_request span per finished request to, as vLLM does, "+
+		"e.g. http://127.0.0.1:4318 (/v1/traces is added to a URL without a path; service.name vllm unless OTEL_SERVICE_NAME is set)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -34,6 +37,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !(*speed > 0 && *speed <= 1e6) {
 		return usagef("--speed %v: want a number in (0, 1e6]", *speed)
+	}
+	var tracesTo string
+	if *otlpTraces != "" {
+		if tracesTo, err = tracesURL(*otlpTraces); err != nil {
+			return err
+		}
 	}
 	wallStart := time.Now()
 	modelStart := wallStart.Truncate(time.Second)
@@ -47,6 +56,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	clock := modelClock{wallStart: wallStart, modelStart: modelStart, speed: *speed, now: time.Now}
+	if tracesTo != "" {
+		tp, err := newTracerProvider(ctx, tracesTo)
+		if err != nil {
+			return err
+		}
+		// Flush the batched spans on the way out, whatever the exit.
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			_ = tp.Shutdown(sctx)
+		}()
+		// Span times are the model times on the wall clock; the latency
+		// attributes stay in model seconds, like the histograms.
+		s.OnFinish(simtrace.Sink(tp.Tracer(simtrace.TracerName), clock.wallAt))
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -56,6 +80,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("vllm-sim serving", "url", "http://"+ln.Addr().String()+"/metrics", "scenario", cfg.Scenario,
 		"models", cfg.Models, "engines", cfg.Engines, "flavour", cfg.Flavour, "seed", cfg.Seed,
 		"speed", *speed, "model_start", modelStart.UTC().Format(time.RFC3339))
+	if tracesTo != "" {
+		log.Info("sending traces", "otlp_http", tracesTo)
+	}
 	for _, info := range sim.Scenarios() {
 		if info.Name == cfg.Scenario && info.IncidentAt > 0 {
 			log.Info("incident scheduled", "model_time", modelStart.Add(cfg.IncidentAt).UTC().Format(time.RFC3339),
