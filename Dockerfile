@@ -23,13 +23,19 @@ COPY . .
 ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=dev
+# Build stamp of `vllm-sentinel version`; empty: the builder's user@host and
+# the build's UTC time, as make build stamps them.
+ARG BUILD_USER=
+ARG BUILD_DATE=
 ENV GOOS=${TARGETOS} GOARCH=${TARGETARCH}
 
 # ---- vllm-sentinel binary ----
 FROM build AS build-sentinel
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${VERSION}" \
+    go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${VERSION} \
+        -X github.com/prometheus/common/version.BuildUser=${BUILD_USER:-$(whoami)@$(uname -n)} \
+        -X github.com/prometheus/common/version.BuildDate=${BUILD_DATE:-$(date -u +%Y%m%d-%H:%M:%S)}" \
         -o /out/usr/local/bin/vllm-sentinel ./cmd/vllm-sentinel \
  && install -D -m 0644 configs/example.yaml /out/etc/vllm-sentinel/config.yaml \
  && install -d -m 0700 /out/var/lib/vllm-sentinel

@@ -5,8 +5,11 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_USER ?= $(shell whoami)@$(shell uname -n)
+BUILD_DATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
 VPKG := github.com/prometheus/common/version
-LDFLAGS := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) -X $(VPKG).Branch=main
+LDFLAGS := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) -X $(VPKG).Branch=main \
+	-X $(VPKG).BuildUser=$(BUILD_USER) -X $(VPKG).BuildDate=$(BUILD_DATE)
 BIN := bin
 GOTEST_FLAGS ?= -count=1 -timeout 15m
 

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"golang.org/x/term"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
@@ -20,22 +21,44 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
-func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("backtest", stderr)
-	cfgFile := configFlag(fs)
-	fromS := fs.String("from", "", "start of the replay: RFC3339 or unix seconds (required)")
-	toS := fs.String("to", "now", "end of the replay: RFC3339, unix seconds or now")
-	step := fs.Duration("step", 0, "time between evaluations (default: global.evaluation_interval)")
-	output := fs.String("output", "table", "output format: table or json")
-	meta := fs.Bool("meta", false, "include the sentinel's own alerts (watchdog, no data)")
-	lf := addLogFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+func addBacktestCommand(app *kingpin.Application) runner {
+	cmd := app.Command("backtest", "Replay history through the same code path: when each alert would have fired and resolved.").
+		HelpLong(commandHelp(
+			"vllm-sentinel backtest --config.file configs/example.yaml --from -7d --step 1m",
+			"vllm-sentinel backtest --config.file configs/example.yaml --from 2026-01-01T00:00:00Z --to 2026-01-08T00:00:00Z --output json",
+			"vllm-sentinel backtest --config.file configs/example.yaml --from now-1d --to now-1h --meta",
+		))
+	f := backtestFlags{config: addConfigFlag(cmd)}
+	f.from = cmd.Flag("from", "Start of the replay (required): "+timeForms+".").PlaceHolder("TIME").Default("").String()
+	f.to = cmd.Flag("to", "End of the replay: "+timeForms+".").PlaceHolder("TIME").Default("now").String()
+	f.step = cmd.Flag("step", "Time between evaluations (default: global.evaluation_interval).").PlaceHolder("DURATION").Default("0s").Duration()
+	f.output = cmd.Flag("output", "Output format: table or json.").Default("table").HintOptions("table", "json").String()
+	f.meta = cmd.Flag("meta", "Include the sentinel's own alerts (watchdog, no data).").Bool()
+	f.log = addLogFlags(cmd)
+	return func(ctx context.Context, stdout, stderr io.Writer) int {
+		return runBacktest(ctx, f, stdout, stderr)
 	}
+}
+
+// backtestFlags are the flags of backtest, set by the parse.
+type backtestFlags struct {
+	config           *configFlags
+	from, to, output *string
+	step             *time.Duration
+	meta             *bool
+	log              logFlags
+}
+
+func runBacktest(ctx context.Context, f backtestFlags, stdout, stderr io.Writer) int {
+	cfgFile, fromS, toS, step, output, meta, lf := f.config.path(), f.from, f.to, f.step, f.output, f.meta, f.log
 	now := time.Now()
-	from, err := parseTime(*fromS, time.Time{})
-	if err != nil || from.IsZero() {
-		fmt.Fprintf(stderr, "backtest: --from: want RFC3339 or unix seconds, got %q\n", *fromS)
+	if *fromS == "" {
+		fmt.Fprintf(stderr, "backtest: --from is required: %s\n", timeForms)
+		return exitUsage
+	}
+	from, err := parseTime(*fromS, now)
+	if err != nil {
+		fmt.Fprintf(stderr, "backtest: --from: %v\n", err)
 		return exitUsage
 	}
 	to, err := parseTime(*toS, now)
@@ -60,7 +83,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "backtest: --step %s must be positive\n", *step)
 		return exitUsage
 	}
-	cfg, err := loadConfig(*cfgFile, stderr)
+	cfg, err := loadConfig(cfgFile, stderr)
 	if err != nil {
 		return configExit(err)
 	}

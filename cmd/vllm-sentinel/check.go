@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
+
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
@@ -16,33 +18,40 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
-func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", stderr)
-	cfgFile := configFlag(fs)
-	online := fs.Bool("online", false, "also check against Prometheus: metric names, absent metrics, latency thresholds against the le bounds")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+func addCheckCommand(app *kingpin.Application) runner {
+	cmd := app.Command("check", "Validate a configuration file: exit 0 valid, 1 invalid, every problem as file:line.").
+		HelpLong(commandHelp(
+			"vllm-sentinel check --config.file configs/example.yaml",
+			"vllm-sentinel check --config.file configs/example.yaml --online",
+		))
+	cfgFlag := addConfigFlag(cmd)
+	online := cmd.Flag("online", "Also check against Prometheus: metric names, absent metrics, latency thresholds against the le bounds.").Bool()
+	return func(ctx context.Context, stdout, stderr io.Writer) int {
+		return runCheck(ctx, cfgFlag.path(), *online, stdout, stderr)
 	}
-	if *cfgFile == "" {
-		fmt.Fprintln(stderr, "check: --config is required")
+}
+
+func runCheck(ctx context.Context, cfgFile string, online bool, stdout, stderr io.Writer) int {
+	if cfgFile == "" {
+		fmt.Fprintln(stderr, "check: --config.file is required")
 		return exitUsage
 	}
-	cfg, err := config.LoadFile(*cfgFile, receivers.New())
+	cfg, err := config.LoadFile(cfgFile, receivers.New())
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {
 			for _, p := range ce.Problems {
 				fmt.Fprintln(stderr, p)
 			}
-			fmt.Fprintf(stderr, "%s: %d problem(s) found\n", *cfgFile, len(ce.Problems))
+			fmt.Fprintf(stderr, "%s: %d problem(s) found\n", cfgFile, len(ce.Problems))
 		} else {
-			fmt.Fprintf(stderr, "%s: %v\n", *cfgFile, err)
+			fmt.Fprintf(stderr, "%s: %v\n", cfgFile, err)
 		}
 		return exitFailure
 	}
 	fmt.Fprintf(stdout, "%s: valid: %d SLO(s), %d indicator(s), %d notifier(s)\n",
-		*cfgFile, len(cfg.SLOs), len(cfg.Indicators), len(cfg.Notifiers))
-	if !*online {
+		cfgFile, len(cfg.SLOs), len(cfg.Indicators), len(cfg.Notifiers))
+	if !online {
 		return exitOK
 	}
 	return checkOnline(ctx, cfg, stdout, stderr)

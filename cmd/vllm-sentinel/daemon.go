@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	oklogrun "github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -32,7 +33,32 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/web"
 )
 
-func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
+func addRunCommand(app *kingpin.Application) runner {
+	cmd := app.Command("run", "Run the daemon: evaluate the SLOs and indicators, deliver alerts, serve the status page and /metrics.").
+		HelpLong(commandHelp(
+			"vllm-sentinel run --config.file /etc/vllm-sentinel/config.yaml",
+			"vllm-sentinel run --config.file configs/example.yaml --web.enable-lifecycle --log.level debug --log.format text",
+		))
+	cfgFlag := addConfigFlag(cmd)
+	lf := addLogFlags(cmd)
+	webConfig := cmd.Flag("web.config.file", "exporter-toolkit web configuration file (TLS, basic auth) for the HTTP server.").PlaceHolder("FILE").Default("").String()
+	listen := cmd.Flag("web.listen-address", "Address for the HTTP server; overrides web.listen_address.").PlaceHolder("ADDR").Default("").String()
+	lifecycle := cmd.Flag("web.enable-lifecycle", "Enable POST /-/reload.").Bool()
+	f := runFlags{config: cfgFlag, log: lf, webConfig: webConfig, listen: listen, lifecycle: lifecycle}
+	return func(ctx context.Context, stdout, stderr io.Writer) int {
+		return runDaemon(ctx, f, stdout, stderr)
+	}
+}
+
+// runFlags are the flags of run, set by the parse.
+type runFlags struct {
+	config            *configFlags
+	log               logFlags
+	webConfig, listen *string
+	lifecycle         *bool
+}
+
+func runDaemon(ctx context.Context, f runFlags, _, stderr io.Writer) int {
 	// A log piped to a reader that goes away (| tee, | head, a closed
 	// terminal) must not kill the daemon before its graceful shutdown:
 	// the write fails with EPIPE instead, and the daemon goes on.
@@ -40,28 +66,20 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(evaluator.GCPercent)
 	}
-	fs := newFlagSet("run", stderr)
-	cfgFile := configFlag(fs)
-	lf := addLogFlags(fs)
-	webConfig := fs.String("web.config.file", "", "exporter-toolkit web configuration file (TLS, basic auth) for the HTTP server")
-	listen := fs.String("web.listen-address", "", "address for the HTTP server; overrides web.listen_address")
-	lifecycle := fs.Bool("web.enable-lifecycle", false, "enable POST /-/reload")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	logger, err := lf.newLogger(stderr)
+	cfgFile, webConfig, listen, lifecycle := f.config.path(), f.webConfig, f.listen, f.lifecycle
+	logger, err := f.log.newLogger(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "run:", err)
 		return exitUsage
 	}
-	if *cfgFile == "" {
-		fmt.Fprintln(stderr, "run: --config is required")
+	if cfgFile == "" {
+		fmt.Fprintln(stderr, "run: --config.file is required")
 		return exitUsage
 	}
 	rcv := receivers.New()
-	cfg, err := config.LoadFile(*cfgFile, rcv)
+	cfg, err := config.LoadFile(cfgFile, rcv)
 	if err != nil {
-		logger.Error("invalid configuration", "file", *cfgFile, "err", err)
+		logger.Error("invalid configuration", "file", cfgFile, "err", err)
 		return exitFailure
 	}
 	addr := cfg.Web.ListenAddress
@@ -70,7 +88,7 @@ func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 	d := &daemon{
 		logger:    logger,
-		cfgFile:   *cfgFile,
+		cfgFile:   cfgFile,
 		lifecycle: *lifecycle,
 		reg:       prometheus.NewRegistry(),
 		receivers: rcv,

@@ -7,31 +7,32 @@ import (
 	"io"
 	"os"
 
+	"github.com/alecthomas/kingpin/v2"
+
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/dashboards"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
-const dashboardsUsage = "usage: vllm-sentinel dashboards export --config FILE [--out FILE]"
+func addDashboardsCommand(app *kingpin.Application) runner {
+	dashCmd := app.Command("dashboards", "Grafana dashboards of the SLOs.")
+	cmd := dashCmd.Command("export", "A Grafana dashboard (JSON) of the config's SLOs, indicators and vLLM's own metrics.").
+		HelpLong(commandHelp(
+			"vllm-sentinel dashboards export --config.file configs/example.yaml > dashboard.json",
+			"vllm-sentinel dashboards export --config.file configs/example.yaml --out dashboard.json",
+		))
+	cfgFlag := addConfigFlag(cmd)
+	out := cmd.Flag("out", `Output file, or "-" for standard output.`).PlaceHolder("FILE").Default("-").String()
+	return func(ctx context.Context, stdout, stderr io.Writer) int {
+		return runDashboards(ctx, cfgFlag.path(), *out, stdout, stderr)
+	}
+}
 
 // runDashboards handles `dashboards export`: the config's Grafana
 // dashboard as JSON, ready to import or provision.
-func runDashboards(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-		fmt.Fprintln(stderr, dashboardsUsage)
-		return exitOK
-	}
-	if len(args) == 0 || args[0] != "export" {
-		fmt.Fprintln(stderr, dashboardsUsage)
-		return exitUsage
-	}
-	fs := newFlagSet("dashboards export", stderr)
-	cfgFile := configFlag(fs)
-	out := fs.String("out", "-", `output file, or "-" for standard output`)
-	if code, ok := parseFlags(fs, args[1:]); !ok {
-		return code
-	}
-	cfg, err := loadConfig(*cfgFile, stderr)
+func runDashboards(_ context.Context, cfgFile, outFile string, stdout, stderr io.Writer) int {
+	out := &outFile
+	cfg, err := loadConfig(cfgFile, stderr)
 	if err != nil {
 		return configExit(err)
 	}

@@ -8,22 +8,35 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/model"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 )
 
-func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("eval", stderr)
-	cfgFile := configFlag(fs)
-	at := fs.String("at", "now", "evaluation time: RFC3339, unix seconds, or now")
-	output := fs.String("output", "table", "output format: table or json")
-	lf := addLogFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+func addEvalCommand(app *kingpin.Application) runner {
+	cmd := app.Command("eval", "Evaluate once and print per SLO and group the error ratios, burn rates, firing pairs and budget, and each indicator's state.").
+		HelpLong(commandHelp(
+			"vllm-sentinel eval --config.file configs/example.yaml",
+			"vllm-sentinel eval --config.file configs/example.yaml --at -1h --output json",
+			"vllm-sentinel eval --config.file configs/example.yaml --at 2026-01-02T15:04:05Z",
+		))
+	cfgFlag := addConfigFlag(cmd)
+	at := cmd.Flag("at", "Evaluation time: "+timeForms+".").Default("now").String()
+	output := cmd.Flag("output", "Output format: table or json.").Default("table").HintOptions("table", "json").String()
+	lf := addLogFlags(cmd)
+	return func(ctx context.Context, stdout, stderr io.Writer) int {
+		return runEval(ctx, cfgFlag.path(), at, output, lf, stdout, stderr)
 	}
+}
+
+func runEval(ctx context.Context, cfgFile string, at, output *string, lf logFlags, stdout, stderr io.Writer) int {
 	if *output != "table" && *output != "json" {
 		fmt.Fprintf(stderr, "eval: --output %q: want table or json\n", *output)
 		return exitUsage
@@ -38,9 +51,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eval:", err)
 		return exitUsage
 	}
-	cfg, err := loadConfig(*cfgFile, stderr)
+	cfg, err := loadConfig(cfgFile, stderr)
 	if err != nil {
 		return configExit(err)
+	}
+	if err := probePrometheus(ctx, cfg); err != nil {
+		fmt.Fprintf(stderr, "eval: %v\n", err)
+		return exitFailure
 	}
 	res, err := evalOnce(ctx, cfg, logger, ts)
 	if err != nil {
@@ -61,6 +78,29 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// probeTimeout bounds the probe of eval: a refused connection fails at
+// once, an unanswering host within it, not after the querier's retries.
+const probeTimeout = 2 * time.Second
+
+// probePrometheus queries vector(1) once, without retries, so that an
+// unreachable Prometheus is said at once with its URL.
+func probePrometheus(ctx context.Context, cfg *config.Config) error {
+	promAPI, err := evaluator.NewPrometheusAPI(clientConfig(cfg))
+	if err != nil {
+		return err
+	}
+	timeout := probeTimeout
+	if t := cfg.Prometheus.Timeout.D(); t > 0 && t < timeout {
+		timeout = t
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, _, _, err := promAPI.Query(ctx, "vector(1)", time.Now()); err != nil {
+		return fmt.Errorf("cannot query Prometheus at %s: %w", notify.RedactURL(cfg.Prometheus.URL), err)
+	}
+	return nil
 }
 
 // evalOnce evaluates at ts through the engine, after replaying the
@@ -104,8 +144,8 @@ func offlineEngine(cfg *config.Config, q evaluator.Querier, events *evaluator.Ev
 	})
 }
 
-// errNoConfig is a missing --config: a usage error.
-var errNoConfig = errors.New("--config is required")
+// errNoConfig is a missing --config.file: a usage error.
+var errNoConfig = errors.New("--config.file is required")
 
 // configExit maps a loadConfig error to the exit code.
 func configExit(err error) int {
@@ -118,7 +158,7 @@ func configExit(err error) int {
 // loadConfig loads and validates, printing every problem to stderr.
 func loadConfig(file string, stderr io.Writer) (*config.Config, error) {
 	if file == "" {
-		fmt.Fprintln(stderr, "--config is required")
+		fmt.Fprintln(stderr, errNoConfig)
 		return nil, errNoConfig
 	}
 	cfg, err := config.LoadFile(file, receivers.New())
@@ -148,10 +188,33 @@ func clientConfig(cfg *config.Config) evaluator.ClientConfig {
 	}
 }
 
-// parseTime accepts RFC3339, unix seconds (with fraction) or "now".
+// timeForms says what parseTime accepts, for flag help.
+const timeForms = "RFC3339, unix seconds, now, or relative: -6h, -7d, now-1h, now+30m (units ms, s, m, h, d, w, y)"
+
+// parseTime accepts RFC3339, unix seconds (with fraction), "now", and times
+// relative to now: "-6h", "-7d", "now-1h", "now+30m", in Prometheus's
+// duration syntax (ms, s, m, h, d, w, y; 1h30m).
 func parseTime(s string, now time.Time) (time.Time, error) {
 	if s == "" || s == "now" {
 		return now, nil
+	}
+	if rel, ok := strings.CutPrefix(s, "now"); ok {
+		d, err := parseOffset(rel)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q: %v", s, err)
+		}
+		return now.Add(d), nil
+	}
+	if s[0] == '-' || s[0] == '+' {
+		// A signed number is (implausible) unix seconds, below; anything
+		// else signed is an offset from now.
+		if _, err := strconv.ParseFloat(s, 64); err != nil {
+			d, err := parseOffset(s)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("%q: %v", s, err)
+			}
+			return now.Add(d), nil
+		}
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
@@ -165,5 +228,20 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 		sec := int64(f)
 		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("%q is not RFC3339 (2026-01-02T15:04:05Z), unix seconds, or now", s)
+	return time.Time{}, fmt.Errorf("%q is not RFC3339 (2026-01-02T15:04:05Z), unix seconds, now, or a relative time (-6h, -7d, now-1h)", s)
+}
+
+// parseOffset reads "-DUR" or "+DUR" as a signed duration.
+func parseOffset(s string) (time.Duration, error) {
+	if len(s) < 2 || (s[0] != '-' && s[0] != '+') {
+		return 0, fmt.Errorf("want -DURATION, now-DURATION or now+DURATION (-1h, now-7d, now+30m)")
+	}
+	d, err := model.ParseDuration(s[1:])
+	if err != nil {
+		return 0, fmt.Errorf("%v (units ms, s, m, h, d, w, y)", err)
+	}
+	if s[0] == '-' {
+		return -time.Duration(d), nil
+	}
+	return time.Duration(d), nil
 }

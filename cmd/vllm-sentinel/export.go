@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -12,12 +11,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/alecthomas/kingpin/v2"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
-
-const rulesUsage = "usage: vllm-sentinel rules export --config FILE [--out FILE] [--format rules|prometheusrule] [--name NAME] [--namespace NS] [--label K=V ...]"
 
 // Output formats of rules export.
 const (
@@ -25,31 +23,55 @@ const (
 	formatPrometheusRule = "prometheusrule"
 )
 
+func addRulesCommand(app *kingpin.Application) runner {
+	rulesCmd := app.Command("rules", "Prometheus rules of the SLOs.")
+	cmd := rulesCmd.Command("export", "The same SLOs as a Prometheus rule file (recording rules and SLOBurnRate alerts), or a Prometheus Operator PrometheusRule.").
+		HelpLong(commandHelp(
+			"vllm-sentinel rules export --config.file configs/example.yaml --out slo-rules.yml",
+			"vllm-sentinel rules export --config.file configs/example.yaml --format prometheusrule --namespace monitoring --label release=prometheus",
+		))
+	f := rulesFlags{config: addConfigFlag(cmd), labels: labelFlag{}}
+	f.out = cmd.Flag("out", `Output file, or "-" for standard output.`).PlaceHolder("FILE").Default("-").String()
+	f.format = cmd.Flag("format", "rules: a Prometheus rule file; prometheusrule: a Prometheus Operator PrometheusRule (monitoring.coreos.com/v1) whose spec is that rule file.").
+		Default(formatRules).HintOptions(formatRules, formatPrometheusRule).String()
+	f.name = cmd.Flag("name", "metadata.name of the PrometheusRule.").Default("vllm-sentinel").IsSetByUser(&f.nameSet).String()
+	f.namespace = cmd.Flag("namespace", "metadata.namespace of the PrometheusRule (default: none, kubectl's namespace).").Default("").IsSetByUser(&f.namespaceSet).String()
+	cmd.Flag("label", "A metadata label K=V of the PrometheusRule, e.g. the one the Prometheus's ruleSelector matches; repeatable.").
+		PlaceHolder("K=V").IsSetByUser(&f.labelSet).SetValue(f.labels)
+	return func(ctx context.Context, stdout, stderr io.Writer) int {
+		return runRules(ctx, &f, stdout, stderr)
+	}
+}
+
+// rulesFlags are the flags of rules export, set by the parse.
+type rulesFlags struct {
+	config                          *configFlags
+	out, format, name, namespace    *string
+	labels                          labelFlag
+	nameSet, namespaceSet, labelSet bool
+}
+
+// set lists the PrometheusRule flags given.
+func (f *rulesFlags) set() []string {
+	var set []string
+	for _, s := range []struct {
+		name string
+		set  bool
+	}{{"name", f.nameSet}, {"namespace", f.namespaceSet}, {"label", f.labelSet}} {
+		if s.set {
+			set = append(set, "--"+s.name)
+		}
+	}
+	return set
+}
+
 // runRules handles `rules export`.
-func runRules(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-		fmt.Fprintln(stderr, rulesUsage)
-		return exitOK
-	}
-	if len(args) == 0 || args[0] != "export" {
-		fmt.Fprintln(stderr, rulesUsage)
-		return exitUsage
-	}
-	fs := newFlagSet("rules export", stderr)
-	cfgFile := configFlag(fs)
-	out := fs.String("out", "-", `output file, or "-" for standard output`)
-	format := fs.String("format", formatRules, "rules: a Prometheus rule file; prometheusrule: a Prometheus Operator PrometheusRule (monitoring.coreos.com/v1) whose spec is that rule file")
-	name := fs.String("name", "vllm-sentinel", "metadata.name of the PrometheusRule")
-	namespace := fs.String("namespace", "", "metadata.namespace of the PrometheusRule (default: none, kubectl's namespace)")
-	labels := labelFlag{}
-	fs.Var(labels, "label", "a metadata label K=V of the PrometheusRule, e.g. the one the Prometheus's ruleSelector matches; repeatable")
-	if code, ok := parseFlags(fs, args[1:]); !ok {
+func runRules(_ context.Context, rf *rulesFlags, stdout, stderr io.Writer) int {
+	cfgFile, out, format, name, namespace, labels := rf.config.path(), rf.out, rf.format, rf.name, rf.namespace, rf.labels
+	if code, ok := checkExportFlags(rf.set(), *format, *name, *namespace, stderr); !ok {
 		return code
 	}
-	if code, ok := checkExportFlags(fs, *format, *name, *namespace, stderr); !ok {
-		return code
-	}
-	cfg, err := loadConfig(*cfgFile, stderr)
+	cfg, err := loadConfig(cfgFile, stderr)
 	if err != nil {
 		return configExit(err)
 	}
@@ -93,15 +115,9 @@ func runRules(_ context.Context, args []string, stdout, stderr io.Writer) int {
 
 // checkExportFlags refuses an unknown format, PrometheusRule settings
 // without that format, and names Kubernetes would refuse.
-func checkExportFlags(fs *flag.FlagSet, format, name, namespace string, stderr io.Writer) (code int, ok bool) {
+func checkExportFlags(set []string, format, name, namespace string, stderr io.Writer) (code int, ok bool) {
 	switch format {
 	case formatRules:
-		var set []string
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "name" || f.Name == "namespace" || f.Name == "label" {
-				set = append(set, "--"+f.Name)
-			}
-		})
 		if len(set) > 0 {
 			fmt.Fprintf(stderr, "rules export: %s only apply to --format %s\n", strings.Join(set, ", "), formatPrometheusRule)
 			return exitUsage, false
@@ -181,6 +197,9 @@ func (l labelFlag) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// IsCumulative lets kingpin take --label more than once.
+func (l labelFlag) IsCumulative() bool { return true }
 
 func (l labelFlag) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")

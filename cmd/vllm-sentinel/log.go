@@ -1,12 +1,12 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 
+	"github.com/alecthomas/kingpin/v2"
 	"golang.org/x/term"
 
 	"github.com/vllm-sentinel/vllm-sentinel/internal/logging"
@@ -17,10 +17,10 @@ type logFlags struct {
 	format *string
 }
 
-func addLogFlags(fs *flag.FlagSet) logFlags {
+func addLogFlags(cmd *kingpin.CmdClause) logFlags {
 	return logFlags{
-		level:  fs.String("log.level", "info", "log level: debug, info, warn, error"),
-		format: fs.String("log.format", "auto", "log format: auto (colours on a terminal, JSON otherwise), tint, text, json"),
+		level:  cmd.Flag("log.level", "Log level: debug, info, warn, error.").Default("info").HintOptions("debug", "info", "warn", "error").String(),
+		format: cmd.Flag("log.format", "Log format: auto (colours on a terminal, JSON otherwise), tint, text, json.").Default("auto").HintOptions("auto", "tint", "text", "json").String(),
 	}
 }
 
