@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make demo: vllm-sim (surge scenario, accelerated), Prometheus scraping it,
-# Alertmanager, and vllm-sentinel, all on 127.0.0.1. Ctrl-C stops everything.
-# DEMO_SECONDS=N stops the demo by itself after N seconds.
+# make demo: vllm-sim (slow-ramp scenario, accelerated) over three days of
+# healthy history, Prometheus scraping it, Alertmanager, and vllm-sentinel, all on
+# 127.0.0.1. Ctrl-C stops everything. DEMO_SECONDS=N stops the demo by itself
+# after N seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,8 @@ SIM_PORT=${SIM_PORT:-18000}
 PROM_PORT=${PROM_PORT:-19090}
 AM_PORT=${AM_PORT:-19093}
 SENTINEL_PORT=${SENTINEL_PORT:-19105}
-SPEED=${SPEED:-10}
+SPEED=${SPEED:-8}
+MODELS=llama-3.1-8b,qwen2.5-7b
 
 for port in $SIM_PORT $PROM_PORT $AM_PORT $SENTINEL_PORT; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
@@ -37,8 +39,26 @@ scrape_configs:
   - job_name: vllm
     static_configs: [{targets: ["127.0.0.1:$SIM_PORT"]}]
   - job_name: vllm-sentinel
+    honor_labels: true
     static_configs: [{targets: ["127.0.0.1:$SENTINEL_PORT"]}]
 YAML
+# Three days of ordinary traffic first (the last day every minute, the two
+# before every 5 minutes), so that every window pair judges the incident
+# against its whole window, as in production, and only the fast page fires.
+# The live simulator serves $SPEED model seconds a second, so the history has
+# $SPEED engines per model: as many requests a second, each engine healthy.
+now=$(date +%s)
+echo "writing three days of healthy history for Prometheus (vllm-sim backfill, promtool)"
+history() { # start end interval
+  bin/vllm-sim backfill --scenario healthy --models "$MODELS" --engines "${SPEED%.*}" --scrape-interval "$3" \
+    --target-labels "job=vllm,instance=127.0.0.1:$SIM_PORT" \
+    --start "$1" --end "$2" --out "$DIR/history.om" >>"$DIR/backfill.log" 2>&1
+  promtool tsdb create-blocks-from openmetrics "$DIR/history.om" "$DIR/prometheus" >>"$DIR/backfill.log" 2>&1
+  rm -f "$DIR/history.om"
+}
+history $((now - 3*86400)) $((now - 86400 - 300)) 5m
+history $((now - 86400)) $((now - 120)) 60s
+
 cat > "$DIR/alertmanager.yml" <<YAML
 route:
   receiver: demo
@@ -54,7 +74,8 @@ receivers:
   - name: demo
 YAML
 # The demo's clock runs $SPEED times faster in the simulator, so windows and
-# "for" are shorter than in production; the SLO maths is the same.
+# "for" are about a tenth of production's (the example config's); the SLO
+# maths is the same.
 cat > "$DIR/sentinel.yaml" <<YAML
 global:
   evaluation_interval: 5s
@@ -82,20 +103,22 @@ slos:
     window: 28d
     min_events: 50
 indicators:
-  - {name: queue-growth, kind: queue_growth, window: 1m, for: 15s}
-  - {name: kv-cache, kind: kv_cache_pressure, threshold: 0.9, for: 15s}
-  - {name: preemptions, kind: preemption_rate, threshold: 0.05, window: 1m, for: 15s}
-  - {name: stall, kind: queue_stall, window: 30s, for: 15s}
-  - {name: ttft-p99, kind: latency_percentile, metric: time_to_first_token, percentile: 99, threshold: 2.5s, window: 1m, for: 15s}
+  - {name: saturation, kind: saturation, max_num_seqs: 128, threshold: 0.9, window: 60s, for: 30s}
+  - {name: queue-time, kind: queue_time, threshold: 100ms, window: 60s, for: 12s}
+  - {name: queue-growth, kind: queue_growth, window: 12s, for: 12s}
+  - {name: kv-cache, kind: kv_cache_pressure, threshold: 0.9, window: 60s, for: 12s}
+  - {name: preemptions, kind: preemption_rate, threshold: 0.05, window: 6s, for: 12s}
+  - {name: stall, kind: queue_stall, for: 30s}
+  - {name: ttft-p99, kind: latency_percentile, metric: time_to_first_token, percentile: 99, threshold: 2.5s, window: 6s, for: 30s}
 notifiers:
   - {name: am, type: alertmanager, urls: ["http://127.0.0.1:$AM_PORT"]}
 state: {path: $DIR/sentinel-state}
 web: {listen_address: "127.0.0.1:$SENTINEL_PORT"}
 YAML
 
-echo "starting vllm-sim (surge, ${SPEED}x) on 127.0.0.1:$SIM_PORT"
-bin/vllm-sim serve --listen "127.0.0.1:$SIM_PORT" --scenario surge --speed "$SPEED" --incident-at 12m \
-  --models llama-3.1-8b,qwen2.5-7b >"$DIR/vllm-sim.log" 2>&1 &
+echo "starting vllm-sim (slow-ramp, ${SPEED}x) on 127.0.0.1:$SIM_PORT"
+bin/vllm-sim serve --listen "127.0.0.1:$SIM_PORT" --scenario slow-ramp --speed "$SPEED" --incident-at 75m \
+  --max-num-seqs 128 --models "$MODELS" >"$DIR/vllm-sim.log" 2>&1 &
 pids+=($!)
 echo "starting Prometheus on 127.0.0.1:$PROM_PORT"
 /usr/bin/prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/prometheus" \
@@ -120,14 +143,17 @@ pids+=($!)
 
 cat <<TXT
 
-  The simulator runs ${SPEED}x faster than the clock. Its traffic starts climbing at once; about
-  70s from now it passes capacity: the waiting queue grows (QueueGrowth), TTFT breaches (TtftP99)
-  and the ttft SLO pages (SLOBurnRate, severity=critical, 1h/5m). Expect the page within about
-  3 minutes. With only minutes of history, the longer window pairs fire too.
+  The simulator runs ${SPEED}x faster than the clock, over three days of healthy history. Its load
+  creeps up from 60% of capacity. About seven minutes from now, as the running batch nears
+  max_num_seqs, arrivals start to wait now and then (QueueTime, severity=warning, in
+  Alertmanager); two minutes or more later the load passes capacity, the queue grows
+  (QueueGrowth), TTFT breaches and the ttft SLO pages (SLOBurnRate, severity=critical, 1h/5m).
+  The slower window pairs stay quiet: days of history outweigh minutes of incident. Both
+  times are printed below when they reach Alertmanager.
 
-  Prometheus      http://127.0.0.1:$PROM_PORT/graph?g0.expr=vllm:num_requests_waiting
+  Prometheus      http://127.0.0.1:$PROM_PORT/graph?g0.expr=vllm:num_requests_running
   Alertmanager    http://127.0.0.1:$AM_PORT/#/alerts
-  sentinel        http://127.0.0.1:$SENTINEL_PORT/api/v1/status   and /metrics
+  sentinel        http://127.0.0.1:$SENTINEL_PORT/   and /metrics
   alerts          amtool --alertmanager.url=http://127.0.0.1:$AM_PORT alert query
   logs            $DIR/*.log
 
@@ -135,12 +161,33 @@ cat <<TXT
 
 TXT
 
-deadline=$(( $(date +%s) + ${DEMO_SECONDS:-0} ))
+# firing prints the alerts Alertmanager holds that match its matchers.
+firing() { amtool --alertmanager.url="http://127.0.0.1:$AM_PORT" alert query "$@" 2>/dev/null | tail -n +2; }
+began=$(date +%s)
+warned=0 paged=0 last=0
+deadline=$(( began + ${DEMO_SECONDS:-0} ))
 while :; do
-  sleep 15
-  echo "--- alerts in Alertmanager at $(date +%T) ---"
-  amtool --alertmanager.url="http://127.0.0.1:$AM_PORT" alert query 2>/dev/null || true
-  if [ "${DEMO_SECONDS:-0}" -gt 0 ] && [ "$(date +%s)" -ge "$deadline" ]; then
+  sleep 2
+  t=$(date +%s)
+  if [ "$warned" = 0 ] && [ -n "$(firing severity=warning alertname!=SLOBurnRate alertname!~'Sentinel.*')" ]; then
+    warned=$t
+    echo "[$(date +%T)] first warning in Alertmanager, +$((t - began))s: $(firing severity=warning alertname!=SLOBurnRate alertname!~'Sentinel.*' | awk '{print $1}' | sort -u | xargs)"
+  fi
+  if [ "$paged" = 0 ] && [ -n "$(firing alertname=SLOBurnRate severity=critical)" ]; then
+    paged=$t
+    echo "[$(date +%T)] first page in Alertmanager, +$((t - began))s"
+    if [ "$warned" != 0 ]; then
+      echo "           the warning came $((paged - warned))s before the page"
+    else
+      echo "           no warning reached Alertmanager before the page"
+    fi
+  fi
+  if [ $((t - last)) -ge 30 ]; then
+    last=$t
+    echo "--- alerts in Alertmanager at $(date +%T) ---"
+    amtool --alertmanager.url="http://127.0.0.1:$AM_PORT" alert query 2>/dev/null || true
+  fi
+  if [ "${DEMO_SECONDS:-0}" -gt 0 ] && [ "$t" -ge "$deadline" ]; then
     break
   fi
 done
