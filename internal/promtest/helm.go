@@ -22,22 +22,3 @@ func HelmBinary(t testing.TB) string {
 	}
 	return p
 }
-
-// ToolsDir is the cache scripts/install-deps.sh builds tools into:
-// $VLLM_SENTINEL_TOOLS, else $XDG_CACHE_HOME/vllm-sentinel/tools, else
-// $HOME/.cache/vllm-sentinel/tools (/tmp when HOME is unset). Prometheus3Binary
-// looks in the same place.
-func ToolsDir() string {
-	if dir := os.Getenv("VLLM_SENTINEL_TOOLS"); dir != "" {
-		return dir
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home := os.Getenv("HOME")
-		if home == "" {
-			home = "/tmp"
-		}
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "vllm-sentinel", "tools")
-}

@@ -62,6 +62,25 @@ func prometheusBinary() binary {
 	return binary{names: []string{"prometheus"}, pkg: "prometheus"}
 }
 
+// ToolsDir is the cache scripts/install-deps.sh builds tools into:
+// $VLLM_SENTINEL_TOOLS, else $XDG_CACHE_HOME/vllm-sentinel/tools, else
+// $HOME/.cache/vllm-sentinel/tools (/tmp when HOME is unset): the same
+// lookup as scripts/install-deps.sh, for every tool it builds.
+func ToolsDir() string {
+	if dir := os.Getenv("VLLM_SENTINEL_TOOLS"); dir != "" {
+		return dir
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home := os.Getenv("HOME")
+		if home == "" {
+			home = "/tmp"
+		}
+		cache = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(cache, "vllm-sentinel", "tools")
+}
+
 // Prometheus3Version is the Prometheus 3 module version make deps builds.
 const Prometheus3Version = "v0.316.0"
 
@@ -70,20 +89,7 @@ const Prometheus3Version = "v0.316.0"
 // A missing one fails the test with the command that builds it.
 func Prometheus3Binary(t testing.TB) string {
 	t.Helper()
-	// The same lookup as scripts/install-deps.sh.
-	dir := os.Getenv("VLLM_SENTINEL_TOOLS")
-	if dir == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			home := os.Getenv("HOME")
-			if home == "" {
-				home = "/tmp"
-			}
-			cache = filepath.Join(home, ".cache")
-		}
-		dir = filepath.Join(cache, "vllm-sentinel", "tools")
-	}
-	p := filepath.Join(dir, "prometheus-"+Prometheus3Version, "prometheus")
+	p := filepath.Join(ToolsDir(), "prometheus-"+Prometheus3Version, "prometheus")
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("promtest: Prometheus 3 not found at %s: run make deps (scripts/install-deps.sh) to build it", p)
 	}
