@@ -185,19 +185,30 @@ func (in *Indicator) PendingFor() time.Duration {
 	return 0
 }
 
-// queueTimeStep is the span of each of queue_time's means: a tenth of its
-// window, in whole seconds.
-func (in *Indicator) queueTimeStep() time.Duration {
-	return max(time.Second, (in.window / 10).Truncate(time.Second))
+// points says how a kind that checks its condition per window holds it for
+// "for": k of the windows of length step within span. preemption_rate and
+// latency_percentile step by their window and need k consecutive ones;
+// queue_time's means span a tenth of its window (a minute by default) and
+// need k of those within it.
+func (in *Indicator) points() (k int, step, span time.Duration) {
+	step = in.window
+	if in.Kind == KindQueueTime {
+		step = max(time.Second, (in.window / 10).Truncate(time.Second))
+	}
+	k = heldWindows(in.For, step)
+	span = time.Duration(k) * step
+	if in.Kind == KindQueueTime {
+		span = max(in.window, span)
+	}
+	return k, step, span
 }
 
 // Lookback is how far back the indicator's query reads.
 func (in *Indicator) Lookback() time.Duration {
 	switch in.Kind {
-	case KindPreemptionRate, KindLatencyPercentile:
-		return time.Duration(heldWindows(in.For, in.window)) * in.window
-	case KindQueueTime:
-		return max(in.window, time.Duration(heldWindows(in.For, in.queueTimeStep()))*in.queueTimeStep())
+	case KindPreemptionRate, KindLatencyPercentile, KindQueueTime:
+		_, _, span := in.points()
+		return span
 	}
 	return max(in.window, in.For)
 }
@@ -251,7 +262,7 @@ func (in *Indicator) query(p *PromQL, names func(string) string, native bool) st
 		// differences: every sample is read once, whatever the scrape
 		// interval, and a reset drops the one window it falls in.
 		v := fmt.Sprintf(`sum((m - m offset %s) >= 0) / %s`, dur(W), num(W.Seconds()))
-		return b.build(held(v, in.threshold, F, W), map[string]string{"m": names("num_preemptions")})
+		return b.build(in.held(v), map[string]string{"m": names("num_preemptions")})
 	case KindKVCachePressure:
 		// The fullest engine is the one that preempts.
 		return b.build(heldFraction(`max(%s)`, in.threshold, F, W), map[string]string{"m": names("kv_cache_usage_perc")})
@@ -261,15 +272,15 @@ func (in *Indicator) query(p *PromQL, names func(string) string, native bool) st
 		// Each point is the mean over a tenth of the window (a minute by
 		// default), from the histogram's exact differences; a point
 		// without requests is NaN and counts as quiet.
-		m, step := names("request_queue_time"), in.queueTimeStep()
+		k, step, span := in.points()
+		m := names("request_queue_time")
 		v := fmt.Sprintf(`sum((s - s offset %s) >= 0) / sum((c - c offset %s) >= 0)`, dur(step), dur(step))
 		metrics := map[string]string{"s": m + "_sum", "c": m + "_count"}
+		cond := v + " > " + num(in.threshold)
 		if F == 0 {
-			return b.build(v+" > "+num(in.threshold), metrics)
+			return b.build(cond, metrics)
 		}
-		k := heldWindows(F, step)
-		return b.build(fmt.Sprintf(`%s and count_over_time((%s > %s)[%s:%s]) >= %d`, v, v, num(in.threshold),
-			dur(max(W, time.Duration(k)*step)-time.Second), dur(step), k), metrics)
+		return b.build(v+" and "+pointsAbove(cond, k, step, span), metrics)
 	case KindQueueStall:
 		if F == 0 {
 			return b.build(fmt.Sprintf(`sum(m) > %s unless sum(rate(s[%s])) > 0`, num(in.floor), dur(W)),
@@ -287,7 +298,7 @@ func (in *Indicator) query(p *PromQL, names func(string) string, native bool) st
 		} else {
 			metric += "_bucket"
 		}
-		return b.build(held(v, in.threshold, F, W), map[string]string{"m": metric})
+		return b.build(in.held(v), map[string]string{"m": metric})
 	}
 	return ""
 }
@@ -302,19 +313,25 @@ func heldWindows(f, w time.Duration) int {
 	return int((f+w-1)/w) + 2
 }
 
-// held is "v above threshold now and in each of the windows covering for":
-// a subquery stepping by the window evaluates v once per window, so each
-// sample is read once and a single window's spike is one point, not a
+// held is "v above the threshold now and in each of the windows covering
+// for": a subquery stepping by the window evaluates v once per window, so
+// each sample is read once and a single window's spike is one point, not a
 // lookback's worth of them.
-func held(v string, threshold float64, f, w time.Duration) string {
-	cond := fmt.Sprintf(`%s > %s`, v, num(threshold))
-	if f <= 0 {
+func (in *Indicator) held(v string) string {
+	cond := v + " > " + num(in.threshold)
+	if in.For <= 0 {
 		return cond
 	}
-	n := heldWindows(f, w)
-	// The range stops a second short of n steps: exactly n aligned points,
-	// whether the backend's range is closed (Prometheus 2) or left-open (3).
-	return fmt.Sprintf(`%s and count_over_time((%s)[%s:%s]) >= %d`, cond, cond, dur(time.Duration(n)*w-time.Second), dur(w), n)
+	k, step, span := in.points()
+	return cond + " and " + pointsAbove(cond, k, step, span)
+}
+
+// pointsAbove is "cond held at k or more of the points step apart within
+// span". The range stops a second short of span: exactly span/step aligned
+// points, whether the backend's range is closed (Prometheus 2) or
+// left-open (3).
+func pointsAbove(cond string, k int, step, span time.Duration) string {
+	return fmt.Sprintf(`count_over_time((%s)[%s:%s]) >= %d`, cond, dur(span-time.Second), dur(step), k)
 }
 
 // heldFraction is "the gauge above threshold for at least f in total within

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo run, when it is missing: Prometheus
-# 2.42 and Alertmanager from Debian's packages, and Prometheus 3 built from
-# its Go module into a cache that later runs reuse.
+# 2.42 and Alertmanager from Debian's packages, and Prometheus 3, Helm and
+# Jaeger built from their Go modules into a cache that later runs reuse.
+# ONLY_PACKAGES=1 (make demo) skips the Go-built tools: only the tests need
+# them.
 set -euo pipefail
 
+build_tools() {
 # Prometheus 3, for the native-histogram tests. go install builds it once
 # (a few minutes); the binary is cached by version.
 PROM3_VERSION=v0.316.0
 tools=${VLLM_SENTINEL_TOOLS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vllm-sentinel/tools}
 prom3="$tools/prometheus-$PROM3_VERSION"
-# ONLY_PACKAGES=1 (make demo) skips the Go-built tools: only the tests need them.
-if [ -n "${ONLY_PACKAGES:-}" ]; then :
-elif [ ! -x "$prom3/prometheus" ]; then
+if [ ! -x "$prom3/prometheus" ]; then
   echo "building Prometheus 3 ($PROM3_VERSION) into $prom3 (once)" >&2
   mkdir -p "$prom3"
   GOBIN="$prom3" ${GO:-go} install "github.com/prometheus/prometheus/cmd/prometheus@$PROM3_VERSION"
@@ -24,8 +25,7 @@ fi
 # client-go, v0.X.Y -> 1.X).
 HELM_VERSION=v3.22.0
 helm="$tools/helm-$HELM_VERSION"
-if [ -n "${ONLY_PACKAGES:-}" ]; then :
-elif [ ! -x "$helm/helm" ]; then
+if [ ! -x "$helm/helm" ]; then
   echo "building Helm ($HELM_VERSION, from tools/helm) into $helm (once)" >&2
   mkdir -p "$helm"
   (
@@ -50,8 +50,7 @@ fi
 JAEGER_VERSION=v1.76.0
 JAEGER_V2_VERSION=v2.13.0
 jaeger="$tools/jaeger-$JAEGER_VERSION"
-if [ -n "${ONLY_PACKAGES:-}" ]; then :
-elif [ ! -x "$jaeger/jaeger" ]; then
+if [ ! -x "$jaeger/jaeger" ]; then
   echo "building Jaeger ($JAEGER_VERSION / $JAEGER_V2_VERSION, from tools/jaeger) into $jaeger (once)" >&2
   mkdir -p "$jaeger"
   (
@@ -63,6 +62,8 @@ elif [ ! -x "$jaeger/jaeger" ]; then
   )
   mv "$jaeger/jaeger.tmp" "$jaeger/jaeger"
 fi
+}
+[ -n "${ONLY_PACKAGES:-}" ] || build_tools
 
 need=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)

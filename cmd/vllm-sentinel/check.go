@@ -69,8 +69,8 @@ func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 	// One evaluation checks names and thresholds: no store to build.
 	ev := newEvaluator(cfg, q, nil, logger)
 	now := time.Now()
-	if _, err := q.Query(ctx, "vector(1)", now); err != nil {
-		fmt.Fprintf(stderr, "%s: cannot query Prometheus at %s: %v\n", cfg.File, notify.RedactURL(cfg.Prometheus.URL), err)
+	if err := probePrometheus(ctx, cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", cfg.File, err)
 		return exitFailure
 	}
 	res, _ := ev.Eval(ctx, now)

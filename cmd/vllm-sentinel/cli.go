@@ -249,8 +249,8 @@ func compatArgs(app *kingpin.Application, args []string) []string {
 // configFlags are --config.file and its alias --config, kept for the
 // command lines written before the rename.
 type configFlags struct {
-	file, alias       string
-	fileSet, aliasSet bool
+	file, alias string
+	fileSet     bool
 }
 
 func addConfigFlag(cmd *kingpin.CmdClause) *configFlags {
@@ -264,7 +264,7 @@ func addConfigFlag(cmd *kingpin.CmdClause) *configFlags {
 		f.Default(def)
 	}
 	f.StringVar(&c.file)
-	cmd.Flag("config", "Alias of --config.file.").Hidden().PlaceHolder("FILE").IsSetByUser(&c.aliasSet).
+	cmd.Flag("config", "Alias of --config.file.").Hidden().PlaceHolder("FILE").
 		Action(func(*kingpin.ParseContext) error {
 			if c.fileSet && c.file != c.alias {
 				return fmt.Errorf("--config %s and --config.file %s name different files: give one", c.alias, c.file)

@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/dashboards"
-	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
 func addDashboardsCommand(app *kingpin.Application) runner {
@@ -31,7 +29,6 @@ func addDashboardsCommand(app *kingpin.Application) runner {
 // runDashboards handles `dashboards export`: the config's Grafana
 // dashboard as JSON, ready to import or provision.
 func runDashboards(_ context.Context, cfgFile, outFile string, stdout, stderr io.Writer) int {
-	out := &outFile
 	cfg, err := loadConfig(cfgFile, stderr)
 	if err != nil {
 		return configExit(err)
@@ -41,33 +38,15 @@ func runDashboards(_ context.Context, cfgFile, outFile string, stdout, stderr io
 		fmt.Fprintf(stderr, "dashboards export: %v\n", err)
 		return exitFailure
 	}
-	if *out == "-" {
-		if _, err := stdout.Write(b); err != nil {
-			return exitFailure
-		}
-		return exitOK
-	}
-	if err := os.WriteFile(*out, b, 0o644); err != nil {
-		fmt.Fprintf(stderr, "dashboards export: %v\n", err)
-		return exitFailure
-	}
-	return exitOK
+	return writeExport("dashboards export", outFile, b, stdout, stderr)
 }
 
 // exportDashboard renders the dashboard of cfg as indented JSON.
 func exportDashboard(cfg *config.Config) ([]byte, error) {
-	flavour, overrides := cfg.VLLM.MetricNames.Flavour, cfg.VLLM.MetricNames.Overrides
 	d, err := dashboards.New(dashboards.Options{
 		SLOs: cfg.SLOs, Indicators: cfg.Indicators,
 		Selector: cfg.VLLM.Matchers(), GroupBy: cfg.VLLM.GroupBy,
-		MetricName: func(short string) string {
-			if n, ok := overrides[short]; ok {
-				return n
-			}
-			// auto cannot probe offline: V1 names, as current vLLM writes
-			// them (as rules export does).
-			return rules.MetricName(short, flavour)
-		},
+		MetricName: offlineNames(cfg),
 	})
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
@@ -75,15 +76,7 @@ func runRules(_ context.Context, rf *rulesFlags, stdout, stderr io.Writer) int {
 	if err != nil {
 		return configExit(err)
 	}
-	flavour, overrides := cfg.VLLM.MetricNames.Flavour, cfg.VLLM.MetricNames.Overrides
-	names := func(short string) string {
-		if n, ok := overrides[short]; ok {
-			return n
-		}
-		// auto cannot probe offline: V1 names, as current vLLM writes them.
-		return rules.MetricName(short, flavour)
-	}
-	f, err := rules.NewPromQL().ExportRules(cfg.SLOs, names, cfg.Global.EvaluationInterval.D(), cfg.Global.ExternalLabels)
+	f, err := rules.NewPromQL().ExportRules(cfg.SLOs, offlineNames(cfg), cfg.Global.EvaluationInterval.D(), cfg.Global.ExternalLabels)
 	if err != nil {
 		fmt.Fprintf(stderr, "rules export: %v\n", err)
 		return exitFailure
@@ -101,13 +94,32 @@ func runRules(_ context.Context, rf *rulesFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rules export: %v\n", err)
 		return exitFailure
 	}
-	b := buf.Bytes()
-	if *out == "-" {
-		fmt.Fprint(stdout, header+string(b))
+	return writeExport("rules export", *out, append([]byte(header), buf.Bytes()...), stdout, stderr)
+}
+
+// offlineNames resolves vLLM's metric names without Prometheus, for the
+// exports: the config's overrides, else its flavour; auto cannot probe
+// offline and means V1, as current vLLM writes them.
+func offlineNames(cfg *config.Config) func(string) string {
+	flavour, overrides := cfg.VLLM.MetricNames.Flavour, cfg.VLLM.MetricNames.Overrides
+	return func(short string) string {
+		if n, ok := overrides[short]; ok {
+			return n
+		}
+		return rules.MetricName(short, flavour)
+	}
+}
+
+// writeExport writes an export to standard output ("-") or to a file.
+func writeExport(what, out string, b []byte, stdout, stderr io.Writer) int {
+	if out == "-" {
+		if _, err := stdout.Write(b); err != nil {
+			return exitFailure
+		}
 		return exitOK
 	}
-	if err := os.WriteFile(*out, []byte(header+string(b)), 0o644); err != nil {
-		fmt.Fprintf(stderr, "rules export: %v\n", err)
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", what, err)
 		return exitFailure
 	}
 	return exitOK
