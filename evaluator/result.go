@@ -68,6 +68,9 @@ type IndicatorResult struct {
 	Threshold Float             `json:"threshold"`
 	// Active says the condition holds at this evaluation.
 	Active bool `json:"active"`
+	// Diagnosis and Traces explain a firing indicator, as SLOResult's do.
+	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
+	Traces    *Traces    `json:"traces,omitempty"`
 }
 
 // Group is the result's group: its labels without the indicator's name.
@@ -102,6 +105,61 @@ type SLOResult struct {
 	BudgetRemaining *float64     `json:"budget_remaining"`
 	Exhaustion      *Duration    `json:"exhaustion"`
 	State           string       `json:"state"`
+	// Diagnosis says why the SLO burns, while a pair fires; Traces are
+	// slow requests from inside the firing window.
+	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
+	Traces    *Traces    `json:"traces,omitempty"`
+}
+
+// Causes a diagnosis names.
+const (
+	CauseQueueing    = "queueing"
+	CauseKVPressure  = "kv_pressure"
+	CauseLongPrefill = "long_prefill"
+	CauseSlowDecode  = "slow_decode"
+	CauseErrors      = "errors"
+	CauseUnknown     = "unknown"
+)
+
+// Diagnosis is the cause named for a firing alert, from the shift of
+// vLLM's per-phase signals between the alert's window and a baseline.
+type Diagnosis struct {
+	Cause string `json:"cause"`
+	// Evidence is the one line a page carries: the numbers behind Cause.
+	Evidence string `json:"evidence"`
+	// Window is the span compared; the baseline is the span of the same
+	// length just before it.
+	Window  rules.Duration `json:"window"`
+	Signals []Signal       `json:"signals"`
+}
+
+// Signal is one per-phase measure over the window and over the baseline.
+// A value is null when its metric has no data (no requests, no series).
+type Signal struct {
+	Name     string   `json:"name"`
+	Unit     string   `json:"unit,omitempty"`
+	Baseline *float64 `json:"baseline"`
+	Window   *float64 `json:"window"`
+}
+
+// Traces are example slow requests from the tracing backend. Unavailable
+// is set when the backend did not answer in time: the alert went out
+// without them.
+type Traces struct {
+	Unavailable bool    `json:"unavailable,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	Examples    []Trace `json:"examples"`
+}
+
+// Trace is one slow request: its phases in seconds and a link to it.
+type Trace struct {
+	TraceID string    `json:"trace_id"`
+	Start   time.Time `json:"start"`
+	TTFT    float64   `json:"ttft"`
+	Queue   float64   `json:"queue"`
+	Prefill float64   `json:"prefill"`
+	Decode  float64   `json:"decode"`
+	URL     string    `json:"url,omitempty"`
 }
 
 // WindowResult is the SLI over one window. ErrorRatio and BurnRate are null

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo run, when it is missing: Prometheus
-# 2.42 and Alertmanager from Debian's packages, and Prometheus 3, Helm and
+# 2.42, Alertmanager and Chromium from Debian's packages, and Prometheus 3, Helm and
 # Jaeger built from their Go modules into a cache that later runs reuse.
 # ONLY_PACKAGES=1 (make demo) skips the Go-built tools: only the tests need
 # them.
@@ -68,12 +68,14 @@ fi
 need=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
+# Chromium drives the status page's browser test; the demo does not need it.
+[ -n "${ONLY_PACKAGES:-}" ] || [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "missing: ${need[*]}" >&2
   echo "install them first, e.g.: sudo apt-get install ${need[*]}" >&2
-  echo "(tests and the demo run /usr/bin/prometheus, /usr/bin/promtool and /usr/bin/prometheus-alertmanager)" >&2
+  echo "(tests and the demo run /usr/bin/prometheus, /usr/bin/promtool and /usr/bin/prometheus-alertmanager; the tests also /usr/bin/chromium)" >&2
   exit 1
 fi
 
