@@ -37,6 +37,12 @@ var catalog = map[string]vllmMetric{
 	"num_requests_running":          {v1: "vllm:num_requests_running"},
 	"num_preemptions":               {v1: "vllm:num_preemptions_total"},
 	"request_success":               {v1: "vllm:request_success_total"},
+	// Read only to say why an alert fires (the diagnosis): the prompt and
+	// generated tokens per request and the prefix cache's hit ratio.
+	"prompt_tokens":        {v1: "vllm:prompt_tokens_total"},
+	"generation_tokens":    {v1: "vllm:generation_tokens_total"},
+	"prefix_cache_queries": {v1: "vllm:prefix_cache_queries_total"},
+	"prefix_cache_hits":    {v1: "vllm:prefix_cache_hits_total"},
 }
 
 // ShortNames lists every metric of the catalog, sorted.
