@@ -43,6 +43,7 @@ func (l *loader) checkSettings(cfg *Config) {
 		l.at([]any{"vllm", "selector"}, "%v", err)
 	}
 	cfg.VLLM.matchers = ms
+	l.checkTracing(cfg.Tracing)
 	for i, g := range cfg.VLLM.GroupBy {
 		if !model.LegacyValidation.IsValidLabelName(g) {
 			l.at([]any{"vllm", "group_by", i}, "invalid label name %q", g)

@@ -26,6 +26,7 @@ type Config struct {
 	VLLM       VLLMConfig       `yaml:"vllm"`
 	State      StateConfig      `yaml:"state"`
 	Web        WebConfig        `yaml:"web"`
+	Tracing    TracingConfig    `yaml:"tracing"`
 
 	SLOs       []*rules.SLO       `yaml:"-"`
 	Indicators []*rules.Indicator `yaml:"-"`
@@ -194,8 +195,9 @@ func defaults() Config {
 			MetricNames: MetricNames{Flavour: rules.FlavourAuto},
 			GroupBy:     []string{"model_name"},
 		},
-		State: StateConfig{Path: "/var/lib/vllm-sentinel"},
-		Web:   WebConfig{ListenAddress: "127.0.0.1:9105"},
+		State:   StateConfig{Path: "/var/lib/vllm-sentinel"},
+		Web:     WebConfig{ListenAddress: "127.0.0.1:9105"},
+		Tracing: defaultTracing(),
 	}
 }
 

@@ -25,6 +25,8 @@ type Report struct {
 	Due []*model.Alert `json:"-"`
 	// ProbeError is set when Prometheus did not answer the cycle's probe.
 	ProbeError error `json:"-"`
+	// TraceLookupsFailed counts the cycle's trace lookups that failed.
+	TraceLookupsFailed int `json:"-"`
 }
 
 // IndicatorStatus is an indicator's value for one group and where its alert
@@ -100,7 +102,8 @@ func (e *Engine) apply(res *Result, probeErr error, rules []rule, live bool) *Re
 		e.resolveOrphans(res.Time)
 	}
 	rep := &Report{Time: res.Time, SLOs: res.SLOs, Errors: res.Errors, ProbeError: probeErr,
-		Indicators: e.indicatorStatus(res), Transitions: e.transitions(res.Time, before)}
+		Indicators: e.indicatorStatus(res), Transitions: e.transitions(res.Time, before),
+		TraceLookupsFailed: res.TraceLookupsFailed}
 	if !live {
 		return rep
 	}

@@ -25,6 +25,11 @@ type Options struct {
 	// Prometheus rule group's query_offset: samples that a remote-write
 	// backend receives late are in by then.
 	QueryOffset time.Duration
+	// Diagnose names the cause of every firing SLO pair and indicator
+	// (see package diagnosis); Traces, when set, also finds their slow
+	// requests in a tracing backend.
+	Diagnose bool
+	Traces   *TraceOptions
 }
 
 // Evaluator evaluates SLOs at explicit times. It never reads the clock: the
@@ -36,6 +41,7 @@ type Evaluator struct {
 	promql     *rules.PromQL
 	opts       Options
 	events     *eventStores
+	explainer  *explainer
 }
 
 // New returns an Evaluator of SLOs and indicators over q.
@@ -52,6 +58,9 @@ func New(q Querier, slos []*rules.SLO, indicators []*rules.Indicator, opts Optio
 	e := &Evaluator{q: q, slos: slos, indicators: indicators, promql: rules.NewPromQL(), opts: opts}
 	if opts.Events != nil {
 		e.events = newEventStores(*opts.Events, opts.Logger)
+	}
+	if opts.Diagnose || opts.Traces != nil {
+		e.explainer = newExplainer(opts.Traces)
 	}
 	return e
 }
@@ -109,6 +118,7 @@ func (e *Evaluator) Eval(ctx context.Context, ts time.Time) (*Result, error) {
 	}
 	e.evalSLOs(ctx, ts, res)
 	e.evalIndicators(ctx, ts, res)
+	e.explain(ctx, ts, res)
 	return res, probeErr
 }
 
@@ -143,7 +153,9 @@ func (e *Evaluator) over(q Querier) *Evaluator {
 	cp := *e
 	cp.q = q
 	// Replays of the past query their windows: the stores hold the present.
+	// Nor do they explain: their alerts are never sent.
 	cp.events = nil
+	cp.explainer = nil
 	return &cp
 }
 

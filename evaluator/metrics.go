@@ -35,6 +35,7 @@ type engineMetrics struct {
 	stateSaveFailures prometheus.Counter
 	lastEval          prometheus.Gauge
 	prometheusUp      prometheus.Gauge
+	traceFailures     prometheus.Counter
 	// dropWindows leaves the alerting windows' series out of /metrics
 	// (SetWindowMetrics).
 	dropWindows atomic.Bool
@@ -67,6 +68,10 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		prometheusUp: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vllm_sentinel_prometheus_up", Help: "1 if the last cycle could query Prometheus, else 0.",
 		})),
+		traceFailures: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vllm_sentinel_trace_lookups_failed_total",
+			Help: "Lookups of a firing alert's example traces that the tracing backend did not answer in time; the alert went out with traces: unavailable.",
+		})),
 	}
 	// The collectors show the engine that runs: Run switches it, so that
 	// an engine built for a reload does not blank the gauges while the
@@ -91,6 +96,7 @@ func (m *engineMetrics) observeCycle(d time.Duration, rep *Report) {
 	for _, se := range rep.Errors {
 		m.sloFailures.WithLabelValues(se.SLO).Inc()
 	}
+	m.traceFailures.Add(float64(rep.TraceLookupsFailed))
 	if rep.ProbeError == nil {
 		m.prometheusUp.Set(1)
 	} else {

@@ -5,7 +5,9 @@ import (
 	"math"
 	"time"
 
+	"github.com/vllm-sentinel/vllm-sentinel/diagnosis"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
+	"github.com/vllm-sentinel/vllm-sentinel/tracing"
 )
 
 // SLO states.
@@ -37,6 +39,9 @@ type Result struct {
 	// serves metrics at all: every absence is theirs, and says nothing
 	// about the SLOs' own selectors.
 	AllTargetsDown bool `json:"all_targets_down,omitempty"`
+	// TraceLookupsFailed counts this evaluation's trace lookups that the
+	// backend did not answer in time.
+	TraceLookupsFailed int `json:"-"`
 }
 
 // EvalError is an SLO or indicator whose evaluation failed.
@@ -70,7 +75,7 @@ type IndicatorResult struct {
 	Active bool `json:"active"`
 	// Diagnosis and Traces explain a firing indicator, as SLOResult's do.
 	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
-	Traces    *Traces    `json:"traces,omitempty"`
+	TraceLookup
 }
 
 // Group is the result's group: its labels without the indicator's name.
@@ -108,59 +113,27 @@ type SLOResult struct {
 	// Diagnosis says why the SLO burns, while a pair fires; Traces are
 	// slow requests from inside the firing window.
 	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
-	Traces    *Traces    `json:"traces,omitempty"`
+	TraceLookup
 }
 
-// Causes a diagnosis names.
-const (
-	CauseQueueing    = "queueing"
-	CauseKVPressure  = "kv_pressure"
-	CauseLongPrefill = "long_prefill"
-	CauseSlowDecode  = "slow_decode"
-	CauseErrors      = "errors"
-	CauseUnknown     = "unknown"
+// Diagnosis is why an alert fires (see package diagnosis), and Signal
+// one of the measures behind it.
+type (
+	Diagnosis = diagnosis.Diagnosis
+	Signal    = diagnosis.Signal
 )
 
-// Diagnosis is the cause named for a firing alert, from the shift of
-// vLLM's per-phase signals between the alert's window and a baseline.
-type Diagnosis struct {
-	Cause string `json:"cause"`
-	// Evidence is the one line a page carries: the numbers behind Cause.
-	Evidence string `json:"evidence"`
-	// Window is the span compared; the baseline is the span of the same
-	// length just before it.
-	Window  rules.Duration `json:"window"`
-	Signals []Signal       `json:"signals"`
+// TraceLookup is what the tracing backend gave for a firing alert: example
+// slow requests, or TracesUnavailable when it did not answer in time (the
+// alert went out without them).
+type TraceLookup struct {
+	Traces            []Trace `json:"traces,omitempty"`
+	TracesUnavailable bool    `json:"traces_unavailable,omitempty"`
+	TracesError       string  `json:"traces_error,omitempty"`
 }
 
-// Signal is one per-phase measure over the window and over the baseline.
-// A value is null when its metric has no data (no requests, no series).
-type Signal struct {
-	Name     string   `json:"name"`
-	Unit     string   `json:"unit,omitempty"`
-	Baseline *float64 `json:"baseline"`
-	Window   *float64 `json:"window"`
-}
-
-// Traces are example slow requests from the tracing backend. Unavailable
-// is set when the backend did not answer in time: the alert went out
-// without them.
-type Traces struct {
-	Unavailable bool    `json:"unavailable,omitempty"`
-	Error       string  `json:"error,omitempty"`
-	Examples    []Trace `json:"examples"`
-}
-
-// Trace is one slow request: its phases in seconds and a link to it.
-type Trace struct {
-	TraceID string    `json:"trace_id"`
-	Start   time.Time `json:"start"`
-	TTFT    float64   `json:"ttft"`
-	Queue   float64   `json:"queue"`
-	Prefill float64   `json:"prefill"`
-	Decode  float64   `json:"decode"`
-	URL     string    `json:"url,omitempty"`
-}
+// Trace is one slow request from the tracing backend.
+type Trace = tracing.Trace
 
 // WindowResult is the SLI over one window. ErrorRatio and BurnRate are null
 // when the window saw no events: no traffic is not "healthy".

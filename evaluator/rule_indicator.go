@@ -46,6 +46,7 @@ func (r *indicatorRule) conditions(ev evaluation) ([]Condition, bool) {
 		ls := r.labels(group)
 		value := float64(res.Value)
 		ann := indicatorAnnotations(r.in, group, value)
+		explanation(ann, res.Diagnosis, res.TraceLookup)
 		d := indicatorData{Labels: stringMap(ls), Indicator: r.in.Name, Value: value, Threshold: r.in.Threshold(),
 			From: ev.res.Time.Add(-r.in.Lookback()), To: ev.res.Time, ExternalURL: r.ctx.externalURL}
 		r.ctx.annotate(ann, r.in.Annotations, d, "indicator", r.in.Name)

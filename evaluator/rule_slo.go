@@ -105,6 +105,7 @@ func (r *sloRule) burnCondition(ts time.Time, res *SLOResult, f FiringPair) Cond
 		"budget_left":        model.LabelValue(budget),
 		"time_to_exhaustion": model.LabelValue(strings.TrimPrefix(exh, "in ")),
 	}
+	explanation(ann, res.Diagnosis, res.TraceLookup)
 	r.ctx.annotate(ann, r.slo.Annotations, d, "slo", res.SLO)
 	return Condition{Labels: ls, Annotations: ann, Value: f.LongBurnRate, KeepFiringFor: r.slo.KeepFiringFor(w)}
 }

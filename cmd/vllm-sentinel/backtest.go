@@ -155,7 +155,7 @@ func backtest(ctx context.Context, cfg *config.Config, logger *slog.Logger, from
 	// Each step's delta is served from range queries over the whole span,
 	// the history before it read once into the stores.
 	events := &evaluator.EventOptions{Step: step, Ranges: ranges}
-	eng, err := offlineEngine(cfg, evaluator.NewRangeCache(instant, ranges, from, to, step, 0), events, step, logger)
+	eng, err := offlineEngine(cfg, evaluator.NewRangeCache(instant, ranges, from, to, step, 0), events, step, false, logger)
 	if err != nil {
 		return nil, err
 	}

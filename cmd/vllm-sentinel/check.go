@@ -67,7 +67,7 @@ func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 		return exitFailure
 	}
 	// One evaluation checks names and thresholds: no store to build.
-	ev := newEvaluator(cfg, q, nil, logger)
+	ev := newEvaluator(cfg, q, nil, false, logger)
 	now := time.Now()
 	if err := probePrometheus(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cfg.File, err)

@@ -102,7 +102,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	}
 	interval := cfg.Global.EvaluationInterval.D()
 	reg := prometheus.NewPedanticRegistry()
-	eng, err := evaluator.NewEngine(newEvaluator(cfg, instant, &evaluator.EventOptions{Step: interval, Ranges: ranges}, logger), nil,
+	eng, err := evaluator.NewEngine(newEvaluator(cfg, instant, &evaluator.EventOptions{Step: interval, Ranges: ranges}, false, logger), nil,
 		evaluator.EngineOptions{Interval: interval, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)

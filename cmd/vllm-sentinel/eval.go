@@ -18,6 +18,7 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
+	"github.com/vllm-sentinel/vllm-sentinel/tracing"
 )
 
 func addEvalCommand(app *kingpin.Application) runner {
@@ -111,7 +112,7 @@ func evalOnce(ctx context.Context, cfg *config.Config, logger *slog.Logger, ts t
 		return nil, err
 	}
 	interval := cfg.Global.EvaluationInterval.D()
-	eng, err := offlineEngine(cfg, instant, &evaluator.EventOptions{Step: interval, Ranges: ranges}, interval, logger)
+	eng, err := offlineEngine(cfg, instant, &evaluator.EventOptions{Step: interval, Ranges: ranges}, interval, true, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +138,8 @@ func newQueriers(cfg *config.Config, logger *slog.Logger) (evaluator.Querier, ev
 
 // offlineEngine is the daemon's engine without notifiers or state, for
 // eval and backtest: same evaluation, same alert lifecycle.
-func offlineEngine(cfg *config.Config, q evaluator.Querier, events *evaluator.EventOptions, interval time.Duration, logger *slog.Logger) (*evaluator.Engine, error) {
-	return evaluator.NewEngine(newEvaluator(cfg, q, events, logger), nil, evaluator.EngineOptions{
+func offlineEngine(cfg *config.Config, q evaluator.Querier, events *evaluator.EventOptions, interval time.Duration, explain bool, logger *slog.Logger) (*evaluator.Engine, error) {
+	return evaluator.NewEngine(newEvaluator(cfg, q, events, explain, logger), nil, evaluator.EngineOptions{
 		Interval: interval, ResendInterval: cfg.Global.ResendInterval.D(),
 		ExternalLabels: cfg.Global.ExternalLabels, ExternalURL: cfg.Global.ExternalURL,
 	})
@@ -171,12 +172,21 @@ func loadConfig(file string, stderr io.Writer) (*config.Config, error) {
 
 // newEvaluator builds the evaluator of a config over q, its SLOs counted in
 // event stores: eval, run and backtest share it.
-func newEvaluator(cfg *config.Config, q evaluator.Querier, events *evaluator.EventOptions, logger *slog.Logger) *evaluator.Evaluator {
+func newEvaluator(cfg *config.Config, q evaluator.Querier, events *evaluator.EventOptions, explain bool, logger *slog.Logger) *evaluator.Evaluator {
 	names := evaluator.NewNames(cfg.VLLM.MetricNames.Flavour, cfg.VLLM.MetricNames.Overrides, cfg.VLLM.Matchers(), logger.With("component", "names"))
-	return evaluator.New(q, cfg.SLOs, cfg.Indicators, evaluator.Options{
+	opts := evaluator.Options{
 		Logger: logger.With("component", "evaluator"), Names: names,
 		Events: events, QueryOffset: cfg.Prometheus.QueryOffset.D(),
-	})
+		Diagnose: explain,
+	}
+	if explain && cfg.Tracing.Enabled() {
+		// The URL was checked when the config loaded.
+		if j, err := tracing.NewJaeger(cfg.Tracing.Jaeger.URL, cfg.Tracing.UIURL, cfg.Tracing.Jaeger.Service, nil); err == nil {
+			opts.Traces = &evaluator.TraceOptions{Finder: j, Max: cfg.Tracing.MaxTraces, Timeout: cfg.Tracing.Timeout.D(),
+				Retry: cfg.Global.ResendInterval.D()}
+		}
+	}
+	return evaluator.New(q, cfg.SLOs, cfg.Indicators, opts)
 }
 
 func clientConfig(cfg *config.Config) evaluator.ClientConfig {

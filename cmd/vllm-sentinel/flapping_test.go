@@ -85,7 +85,7 @@ func replayToAlertmanager(t *testing.T, cfg *config.Config, amURL string, from, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := offlineEngine(cfg, evaluator.NewRangeCache(instant, ranges, from, to, step, 0), &evaluator.EventOptions{Step: step, Ranges: ranges}, step, logger)
+	eng, err := offlineEngine(cfg, evaluator.NewRangeCache(instant, ranges, from, to, step, 0), &evaluator.EventOptions{Step: step, Ranges: ranges}, step, false, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,7 +145,7 @@ func buildStack(cfg *config.Config, old *stack, rcv *receivers.Registry, onLost 
 	// A first start reads the stores' history one chunk per SLO and
 	// cycle, so that no cycle waits long on it.
 	events := &evaluator.EventOptions{Step: cfg.Global.EvaluationInterval.D(), Ranges: evaluator.NewAPIRangeQuerier(promAPI), Dir: cfg.State.Path, BackfillChunks: 1}
-	st.engine, err = evaluator.NewEngine(newEvaluator(cfg, q, events, logger), router, evaluator.EngineOptions{
+	st.engine, err = evaluator.NewEngine(newEvaluator(cfg, q, events, true, logger), router, evaluator.EngineOptions{
 		Interval:       cfg.Global.EvaluationInterval.D(),
 		ResendInterval: cfg.Global.ResendInterval.D(),
 		ExternalLabels: cfg.Global.ExternalLabels,
