@@ -81,6 +81,7 @@ func (res *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.0f\t\n", win.Window, fmtRatio(win.ErrorRatio), fmtBurn(win.BurnRate), win.Events)
 		}
 		tw.Flush()
+		writeExplanation(w, "  ", r.Diagnosis, r.TraceLookup)
 	}
 	if len(res.Indicators) > 0 {
 		fmt.Fprintln(w, "\nLeading indicators")
@@ -90,8 +91,27 @@ func (res *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%s\n", in.Indicator, fmtLabels(in.Group()), float64(in.Value), float64(in.Threshold), in.State)
 		}
 		tw.Flush()
+		for _, in := range res.Indicators {
+			if in.Diagnosis != nil || len(in.Traces) > 0 || in.TracesUnavailable {
+				fmt.Fprintf(w, "\n%s %s\n", in.Indicator, fmtLabels(in.Group()))
+				writeExplanation(w, "  ", in.Diagnosis, in.TraceLookup)
+			}
+		}
 	}
 	for _, e := range res.Errors {
 		fmt.Fprintf(w, "\nERROR %s: %s\n", e.Subject(), e.Error)
+	}
+}
+
+// writeExplanation prints why an alert fires and its example requests.
+func writeExplanation(w io.Writer, indent string, d *Diagnosis, tl TraceLookup) {
+	if d != nil {
+		fmt.Fprintf(w, "%scause: %s (last %s vs the %s before)\n%s  %s\n", indent, d.Cause, d.Window, d.Window, indent, d.Evidence)
+	}
+	if tl.TracesUnavailable {
+		fmt.Fprintf(w, "%straces: unavailable (%s)\n", indent, tl.TracesError)
+	}
+	for _, t := range tl.Traces {
+		fmt.Fprintf(w, "%strace %s  ttft %.2fs (queue %.2fs, prefill %.2fs), decode %.2fs  %s\n", indent, t.TraceID, t.TTFT, t.Queue, t.Prefill, t.Decode, t.URL)
 	}
 }

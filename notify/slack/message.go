@@ -154,12 +154,19 @@ func buildMessage(alerts []*notify.Alert, groupLabels model.LabelSet, at time.Ti
 		if shown == maxAlertsShown || len(blocks) >= maxBlocks-1 {
 			break
 		}
-		b := alertBlock(a, common, at)
-		if b.size() > budget {
+		bs := []block{alertBlock(a, common, at)}
+		if w, ok := whyBlock(a, at); ok {
+			bs = append(bs, w)
+		}
+		size := 0
+		for _, b := range bs {
+			size += b.size()
+		}
+		if size > budget || len(blocks)+len(bs) > maxBlocks-1 {
 			break
 		}
-		blocks = append(blocks, b)
-		budget -= b.size()
+		blocks = append(blocks, bs...)
+		budget -= size
 		shown++
 	}
 	left := len(alerts) - shown
@@ -259,6 +266,42 @@ func alertBlock(a *notify.Alert, common model.LabelSet, at time.Time) block {
 		}
 	}
 	return b
+}
+
+// whyBlock is the section under a firing alert that says why it fires and
+// links its example slow requests.
+func whyBlock(a *notify.Alert, at time.Time) (block, bool) {
+	e := notify.Explain(a.Annotations)
+	if e == nil || notify.Resolved(a, at) {
+		return block{}, false
+	}
+	var lines []string
+	if e.Cause != "" {
+		line := "*Why:* `" + escapeTrunc(e.Cause, fieldCap) + "`"
+		if e.Detail != "" {
+			line += " " + escapeTrunc(e.Detail, descriptionCap)
+		}
+		lines = append(lines, line)
+	}
+	switch {
+	case e.TracesUnavailable:
+		lines = append(lines, "*Slow requests:* traces unavailable (the tracing backend did not answer)")
+	case len(e.Traces) > 0:
+		var ls []string
+		for _, t := range e.Traces {
+			short := t.TraceID
+			if len(short) > 12 {
+				short = short[:12]
+			}
+			if l := link(t.URL, short); l != "" {
+				ls = append(ls, l)
+			} else {
+				ls = append(ls, "`"+escapeTrunc(t.TraceID, fieldCap)+"`")
+			}
+		}
+		lines = append(lines, "*Slow requests:* "+strings.Join(ls, " · "))
+	}
+	return block{Type: "section", Text: &textObject{Type: "mrkdwn", Text: truncateJoin(lines, "\n", alertTextCap)}}, true
 }
 
 func field(title, value string) textObject {

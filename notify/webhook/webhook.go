@@ -255,6 +255,9 @@ type Alert struct {
 	EndsAt       time.Time         `json:"endsAt"`
 	GeneratorURL string            `json:"generatorURL"`
 	Fingerprint  string            `json:"fingerprint"`
+	// Explanation is why the alert fires and its example requests, from
+	// its annotations (an addition to Alertmanager's payload).
+	Explanation *notify.Explanation `json:"explanation,omitempty"`
 }
 
 // Status values.
@@ -336,6 +339,7 @@ func (n *Notifier) message(alerts []*notify.Alert, meta notify.Meta) Message {
 			EndsAt:       a.EndsAt,
 			GeneratorURL: a.GeneratorURL,
 			Fingerprint:  a.Fingerprint().String(),
+			Explanation:  notify.Explain(a.Annotations),
 		}
 		if firing {
 			wa.Status, wa.EndsAt = StatusFiring, time.Time{}
