@@ -69,6 +69,8 @@ func TestScenariosInPrometheus(t *testing.T) {
 			case sim.ScenarioSurge:
 				testSurge(q)
 			case sim.ScenarioKVPressure:
+				testKVGrowth(q)
+			case sim.ScenarioKVSpike:
 				testKVPressure(q)
 			case sim.ScenarioStall:
 				testStall(q)

@@ -23,6 +23,10 @@ const (
 	// ScenarioLongPrompts is prompts growing until prefill alone breaks the
 	// TTFT objective.
 	ScenarioLongPrompts = "long-prompts"
+	// ScenarioKVSpike is the KV cache filling within a couple of minutes,
+	// with nothing ahead of it to warn on; ScenarioKVPressure fills it over
+	// twenty.
+	ScenarioKVSpike = "kv-spike"
 )
 
 // ScenarioInfo documents a scenario: when its incident starts, how it
@@ -164,23 +168,27 @@ func scenarios() []scenario {
 		{
 			info: ScenarioInfo{
 				Name: ScenarioKVPressure,
-				Description: "Long conversations (12k-token histories, 85% of them served from the prefix " +
-					"cache, 500-token answers) are added to the normal traffic: 55% of what the KV pool " +
-					"holds by +10m, 60% by +18m, then 85% by +22m, held to +50m and faded by +60m; the " +
-					"backlog clears at about +65m.",
+				Description: "A client shifts to long generations (an agent whose reasoning traces grow with " +
+					"every retry), on top of the normal traffic: from the incident it sends 0.6 requests a second, " +
+					"4,000-token prompts (2,048 of them from the prefix cache) with answers of a fixed length that " +
+					"grows from 300 tokens to 2,400 by +8m, 2,950 by +14m, 3,250 by +25m and 3,600 by +30m; held " +
+					"to +50m, then the client stops by +60m; the backlog clears at about +61m. Sequences hold more " +
+					"of the KV cache the longer they generate, so the pool fills over twenty minutes, as it does " +
+					"when a real client's contexts grow.",
 				IncidentAt: time.Hour,
 				Duration:   60 * m,
-				Signature: "vllm:kv_cache_usage_perc climbs from about 0.05 to peaks above 0.8 during the " +
-					"+10m..+18m plateau, then toward 1, and preemptions start; then the queue grows, the 5m TTFT good ratio at " +
-					"le=1.0 falls below 0.9 and inter-token latency p99 rises above 0.2s (recomputed " +
-					"prefills share steps with decodes); prefix cache hits jump.",
-				ShouldFire: []string{"kv_cache_pressure", "preemption_rate", "queue_growth", "SLOBurnRate ttft", "latency_percentile itl"},
+				Signature: "vllm:kv_cache_usage_perc climbs steadily: its 5-minute means from the incident are " +
+					"about 0.1, 0.3, 0.5, 0.7 and 0.8, each above the one before; it is first above 0.8 about 6 " +
+					"minutes before the first preemption (+26m..+28m by seed; +20m..+23m with the traffic of " +
+					"07:00 UTC). Then the pool is full and preemptions go on, the queue grows to hundreds, the " +
+					"5m TTFT good ratio at le=1.0 falls below 0.9 within about a minute of the first preemption " +
+					"and inter-token latency p99 rises from below 0.1s to 0.15-0.2s (recomputed prefills share " +
+					"steps with decodes); prefix cache hits rise.",
+				ShouldFire: []string{"kv_cache_pressure (first, while TTFT is still good: 2 minutes above 0.8 within 10)",
+					"preemption_rate", "queue_growth", "SLOBurnRate ttft (page 1h/5m, at least 5 minutes after kv_cache_pressure)",
+					"not latency_percentile itl (p99 stays below 0.2s)"},
 			},
-			shape: func(tau time.Duration) shaping {
-				return shaping{longShare: ramp(tau,
-					rampPoint{0, 0}, rampPoint{10 * m, 0.55}, rampPoint{18 * m, 0.6}, rampPoint{22 * m, 0.85},
-					rampPoint{50 * m, 0.85}, rampPoint{60 * m, 0})}
-			},
+			shape: growingContexts,
 		},
 		{
 			info: ScenarioInfo{
@@ -360,6 +368,30 @@ func scenarios() []scenario {
 				return shaping{docShare: ramp(tau, rampPoint{0, 0}, rampPoint{10 * m, 0.4}, rampPoint{40 * m, 0.4}, rampPoint{45 * m, 0})}
 			},
 		},
+		{
+			info: ScenarioInfo{
+				Name: ScenarioKVSpike,
+				Description: "KV pressure without a precursor (kv-pressure as it was before its contexts grew): " +
+					"long conversations (12k-token histories, 85% of them served from the prefix " +
+					"cache, 500-token answers) are added to the normal traffic: 55% of what the KV pool " +
+					"holds by +10m, 60% by +18m, then 85% by +22m, held to +50m and faded by +60m; the " +
+					"backlog clears at about +65m. The pool goes from below 0.7 to full within about two " +
+					"minutes, with the TTFT breach right behind, so no warning can come minutes ahead.",
+				IncidentAt: time.Hour,
+				Duration:   60 * m,
+				Signature: "vllm:kv_cache_usage_perc climbs from about 0.05 to peaks above 0.8 during the " +
+					"+10m..+18m plateau, then toward 1, and preemptions start; then the queue grows, the 5m TTFT good ratio at " +
+					"le=1.0 falls below 0.9 and inter-token latency p99 rises above 0.2s (recomputed " +
+					"prefills share steps with decodes); prefix cache hits jump.",
+				ShouldFire: []string{"kv_cache_pressure (with the breach, not ahead of it)", "preemption_rate", "queue_growth",
+					"SLOBurnRate ttft", "latency_percentile itl"},
+			},
+			shape: func(tau time.Duration) shaping {
+				return shaping{longShare: ramp(tau,
+					rampPoint{0, 0}, rampPoint{10 * m, 0.55}, rampPoint{18 * m, 0.6}, rampPoint{22 * m, 0.85},
+					rampPoint{50 * m, 0.85}, rampPoint{60 * m, 0})}
+			},
+		},
 	}
 }
 
@@ -501,4 +533,33 @@ func diurnal(unixSec float64) float64 {
 		f *= weekendFactor
 	}
 	return f
+}
+
+// The kv-pressure scenario's client: an agent shifting to long generations
+// (reasoning traces growing with every retry). It is a scripted client, so
+// that its answers have exact lengths: ctxRate requests a second, sent
+// ctxPeriod's worth at a time, evenly spaced, each a ctxPrompt-token prompt
+// (ctxCached of it, whole blocks, from the prefix cache) and an answer of
+// the length of the moment. The answers grow fast at first, then creep: the
+// pool's usage grows faster than the answers, since longer sequences hold
+// more tokens and also slow every step, keeping more of them in flight; so
+// the creep is what makes usage climb steadily through 0.7..0.95.
+const (
+	ctxPeriod = 15 * time.Second
+	ctxRate   = 0.6
+	ctxPrompt = 4000
+	ctxCached = 2048
+)
+
+// growingContexts is the kv-pressure scenario's changes at tau.
+func growingContexts(tau time.Duration) shaping {
+	const m = time.Minute
+	at := tau / ctxPeriod * ctxPeriod
+	out := int64(ramp(at, rampPoint{0, 300}, rampPoint{3 * m, 1500}, rampPoint{8 * m, 2400}, rampPoint{14 * m, 2950},
+		rampPoint{25 * m, 3250}, rampPoint{30 * m, 3600}))
+	n := int(ramp(at, rampPoint{50 * m, ctxRate * ctxPeriod.Seconds()}, rampPoint{60 * m, 0}))
+	if n == 0 {
+		return shaping{}
+	}
+	return shaping{script: script{start: int64(at), over: int64(ctxPeriod), n: n, prompt: ctxPrompt, cached: ctxCached, out: out}}
 }

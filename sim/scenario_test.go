@@ -279,3 +279,60 @@ func TestSlowRampRelative(t *testing.T) {
 	}
 	t.Logf("faster engine: queue_growth at %+.1fm", float64(q-inc)/60)
 }
+
+// kvHeld is the product's kv_cache_pressure indicator as configs/example.yaml
+// sets it (threshold 0.8, for 2m within 10m) at scrape i: usage above 0.8
+// at a fifth of the scrapes of the last 10 minutes.
+func (tr *modelTrace) kvHeld(i int) bool {
+	held, all := 0, 0
+	for _, j := range scrapes(i-599, i+1) {
+		all++
+		if tr.kv[j] > 0.8 {
+			held++
+		}
+	}
+	return 5*held >= all
+}
+
+// kvWarning is when, from the incident on, the KV indicator first holds,
+// the first preemption comes and a 99% TTFT SLO's 1h/5m page fires, in
+// seconds from the incident (-1: never within 45 minutes), and the TTFT good
+// ratio (le=1.0) over the 5 minutes up to the warning.
+func kvWarning(t *testing.T, name string, seed int64, incidentAt time.Duration) (warn, preempt, page int, ratio float64) {
+	t.Helper()
+	tr := traceModel(t, Config{Scenario: name, Seed: seed, IncidentAt: incidentAt}, incidentAt+45*time.Minute)
+	inc := sec(incidentAt)
+	w := firstScrape(inc, tr.len(), tr.kvHeld)
+	p := firstScrape(inc, tr.len(), func(i int) bool { return tr.preemptions[i] > 0 })
+	pg := firstScrape(inc, tr.len(), tr.ttftPage)
+	if w < 0 || p < 0 || pg < 0 {
+		t.Fatalf("%s at %v, seed %d: KV warning at %ds, first preemption at %ds, page at %ds: want all three", name, incidentAt, seed, w, p, pg)
+	}
+	return w - inc, p - inc, pg - inc, tr.ttftRatio(w-300, w)
+}
+
+// TestKVPressureWarnsAhead: in kv-pressure the cache fills over twenty
+// minutes, so the KV indicator holds while TTFT is still good, around the
+// first preemptions and at least five minutes before the TTFT page, at the
+// default incident hour and at 07:00 (the lead-time table's), whatever the
+// seed. kv-spike is shown for comparison: its cache fills within a couple
+// of minutes, and the warning comes with or after the breach.
+func TestKVPressureWarnsAhead(t *testing.T) {
+	for _, incidentAt := range []time.Duration{time.Hour, 7 * time.Hour} {
+		for seed := range int64(5) {
+			warn, preempt, page, ratio := kvWarning(t, ScenarioKVPressure, seed, incidentAt)
+			t.Logf("kv-pressure at %v, seed %d: KV warning +%.1fm (TTFT 5m good ratio %.3f), first preemption +%.1fm, page +%.1fm",
+				incidentAt, seed, float64(warn)/60, ratio, float64(preempt)/60, float64(page)/60)
+			if ratio < 0.99 || page-warn < 5*60 || warn > preempt+60 {
+				t.Errorf("incident at %v, seed %d: KV warning at +%ds with a TTFT good ratio of %.3f, first preemption at +%ds, page at +%ds: "+
+					"want the warning while TTFT is good, within a minute of the first preemption or before, and 5m before the page",
+					incidentAt, seed, warn, ratio, preempt, page)
+			}
+		}
+	}
+	for seed := range int64(5) {
+		warn, preempt, page, ratio := kvWarning(t, ScenarioKVSpike, seed, 7*time.Hour)
+		t.Logf("kv-spike at 7h, seed %d: KV warning +%.1fm (TTFT 5m good ratio %.3f), first preemption +%.1fm, page +%.1fm",
+			seed, float64(warn)/60, ratio, float64(preempt)/60, float64(page)/60)
+	}
+}

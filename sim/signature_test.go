@@ -159,8 +159,78 @@ func waitingDeriv(o *om, d time.Duration) float64 {
 	return (n*sxy - sx*sy) / (n*sxx - sx*sx)
 }
 
+// kv-pressure fills the cache over twenty minutes: usage climbs through
+// every five minutes, passes 0.8 minutes before the pool runs out, and only
+// then come preemptions, the queue and the TTFT breach.
 func TestKVPressureSignature(t *testing.T) {
 	o := scenarioRun(t, ScenarioKVPressure, 0, 3*time.Hour)
+	kv := o.get(t, "vllm:kv_cache_usage_perc")
+	preempt := o.get(t, "vllm:num_preemptions_total")
+	waiting := o.get(t, "vllm:num_requests_waiting")
+	if p := preempt.atOrBefore(at(incident).UnixMilli()); p != 0 {
+		t.Errorf("%v preemptions before the incident", p)
+	}
+	firstPreempt, ok := firstAfter(incident, incident+40*time.Minute, func(d time.Duration) bool {
+		return preempt.atOrBefore(at(d).UnixMilli()) > 0
+	})
+	if !ok {
+		t.Fatal("no preemptions")
+	}
+	// The mean usage of every 5 minutes up to the first preemption is
+	// above the one before: a climb, not a jump.
+	mean := func(from, to time.Duration) float64 {
+		var sum, n float64
+		for d := from; d < to; d += 15 * time.Second {
+			v, _ := kv.at(at(d).UnixMilli())
+			sum, n = sum+v, n+1
+		}
+		return sum / n
+	}
+	var means []string
+	prev := mean(incident-5*time.Minute, incident)
+	for d := incident; d+5*time.Minute <= firstPreempt; d += 5 * time.Minute {
+		m := mean(d, d+5*time.Minute)
+		means = append(means, fmt.Sprintf("%.2f", m))
+		if m <= prev {
+			t.Errorf("KV usage over +%v..+%v averages %.3f, not above the 5 minutes before (%.3f)", d-incident, d+5*time.Minute-incident, m, prev)
+		}
+		prev = m
+	}
+	kv80, ok := firstAfter(incident, firstPreempt, func(d time.Duration) bool {
+		v, _ := kv.at(at(d).UnixMilli())
+		return v > 0.8
+	})
+	if !ok || firstPreempt-kv80 < 3*time.Minute {
+		t.Errorf("KV usage first above 0.8 at +%v (found: %v), first preemption at +%v: want 3 minutes between them", kv80-incident, ok, firstPreempt-incident)
+	}
+	breach, ok := firstAfter(incident, incident+40*time.Minute, func(d time.Duration) bool { return ratio5m(t, o, d) < 0.9 })
+	if !ok {
+		t.Fatal("TTFT 5m good ratio never fell below 0.9")
+	}
+	if breach < firstPreempt {
+		t.Errorf("TTFT breached at +%v, before the first preemption (+%v)", breach-incident, firstPreempt-incident)
+	}
+	if p := increase(preempt, at(incident+25*time.Minute), at(incident+45*time.Minute)); p < 100 {
+		t.Errorf("%v preemptions in +25m..+45m, want the pool full throughout", p)
+	}
+	if p99 := o.quantileBound(t, "vllm:inter_token_latency_seconds", 0.99, at(0), at(incident)); p99 > 0.1 {
+		t.Errorf("ITL p99 <= %v before the incident", p99)
+	}
+	if p99 := o.quantileBound(t, "vllm:inter_token_latency_seconds", 0.99, at(incident+25*time.Minute), at(incident+45*time.Minute)); p99 <= 0.1 {
+		t.Errorf("ITL p99 <= %v during the incident, want above 0.1s", p99)
+	}
+	cleared, ok := firstAfter(incident+50*time.Minute, incident+time.Hour+45*time.Minute, func(d time.Duration) bool { return waiting.atOrBefore(at(d).UnixMilli()) == 0 })
+	if !ok {
+		t.Error("the backlog has not cleared 45 minutes after the client stopped")
+	}
+	t.Logf("kv-pressure: KV usage 5m means %v, above 0.8 at +%v, first preemption at +%v, TTFT 5m ratio < 0.9 at +%v, backlog cleared at +%v",
+		means, kv80-incident, firstPreempt-incident, breach-incident, cleared-incident)
+}
+
+// kv-spike is the former kv-pressure, unchanged: its cache fills within a
+// couple of minutes, with the breach right behind.
+func TestKVSpikeSignature(t *testing.T) {
+	o := scenarioRun(t, ScenarioKVSpike, 0, 3*time.Hour)
 	kv := o.get(t, "vllm:kv_cache_usage_perc")
 	preempt := o.get(t, "vllm:num_preemptions_total")
 	if p := preempt.atOrBefore(at(incident).UnixMilli()); p != 0 {
@@ -192,7 +262,7 @@ func TestKVPressureSignature(t *testing.T) {
 	if p99 := o.quantileBound(t, "vllm:inter_token_latency_seconds", 0.99, at(0), at(incident)); p99 > 0.1 {
 		t.Errorf("ITL p99 <= %v before the incident", p99)
 	}
-	t.Logf("kv-pressure: KV >= 0.9 at +%v, first preemption at +%v, TTFT 5m ratio < 0.9 at +%v", kvHigh-incident, firstPreempt-incident, breach-incident)
+	t.Logf("kv-spike: KV >= 0.9 at +%v, first preemption at +%v, TTFT 5m ratio < 0.9 at +%v", kvHigh-incident, firstPreempt-incident, breach-incident)
 }
 
 func TestStallSignature(t *testing.T) {

@@ -54,7 +54,7 @@ func TestNormalizeDefaults(t *testing.T) {
 
 func TestScenariosDocumented(t *testing.T) {
 	want := []string{ScenarioHealthy, ScenarioSurge, ScenarioKVPressure, ScenarioStall, ScenarioSlowDecode, ScenarioErrorBurst, ScenarioRestart, ScenarioLowTraffic, ScenarioFlapping,
-		ScenarioHealthyBursty, ScenarioSlowRamp, ScenarioLongPrompts}
+		ScenarioHealthyBursty, ScenarioSlowRamp, ScenarioLongPrompts, ScenarioKVSpike}
 	if got := ScenarioNames(); !slices.Equal(got, want) {
 		t.Fatalf("ScenarioNames() = %v, want %v", got, want)
 	}
