@@ -1,10 +1,16 @@
 package evaluator
 
 import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
 var t0 = time.Unix(0, 0).UTC()
@@ -138,5 +144,47 @@ func TestRestorePendingHonoursOutageTolerance(t *testing.T) {
 	long.Update(at(3*time.Hour), []Condition{cond("A")})
 	if a := long.Active[cond("A").Labels.Fingerprint()]; a.State != StatePending || !a.ActiveAt.Equal(at(3*time.Hour)) {
 		t.Errorf("pending kept over a long outage: %+v", a)
+	}
+}
+
+// A pending alert whose condition stops is dropped, as Prometheus drops it
+// from ALERTS, and the cycle says so: a replay of a condition that blinks
+// shows each short pending run, not one pending alert from the first run
+// until the alert at last fires.
+func TestPendingThatClearsIsATransition(t *testing.T) {
+	for2m, keep := rules.Duration(2*time.Minute), rules.Duration(time.Minute)
+	in, err := rules.CompileIndicator(rules.NewPromQL(), rules.IndicatorSpec{Name: "deep-queue",
+		Expr: "max by (instance) (vllm:num_requests_waiting) > 10", For: &for2m, KeepFiringFor: &keep}, rules.Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The condition at each 30s step: on, off, on, and then on for good.
+	held := []bool{true, true, false, true, false, false, true, true, true, true, true}
+	var step int
+	q := QuerierFunc(func(_ context.Context, q string, _ time.Time) (model.Value, error) {
+		switch {
+		case strings.HasPrefix(q, "count by (__name__)"):
+			return model.Vector{{Metric: model.Metric{"__name__": "vllm:num_requests_waiting"}, Value: 1}}, nil
+		case strings.HasSuffix(q, "> 10") && held[step]:
+			return model.Vector{{Metric: model.Metric{"instance": "a"}, Value: 42}}, nil
+		}
+		return model.Vector{}, nil
+	})
+	eng, err := NewEngine(New(q, nil, []*rules.Indicator{in}, Options{}), nil, EngineOptions{Interval: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for step = range held {
+		rep := eng.Cycle(context.Background(), at(time.Duration(step)*30*time.Second))
+		for _, tr := range rep.Transitions {
+			if tr.Alertname == "DeepQueue" {
+				got = append(got, fmt.Sprintf("%s %s", tr.Time.Sub(t0), tr.To))
+			}
+		}
+	}
+	want := []string{"0s pending", "1m0s inactive", "1m30s pending", "2m0s inactive", "3m0s pending", "5m0s firing"}
+	if !slices.Equal(got, want) {
+		t.Errorf("transitions %q, want %q", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package evaluator
 import (
 	"context"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -55,7 +56,8 @@ type Transition struct {
 	Time      time.Time      `json:"time"`
 	Alertname string         `json:"alertname"`
 	Labels    model.LabelSet `json:"labels"`
-	// To is pending, firing or resolved.
+	// To is pending, firing, resolved, or inactive: a pending alert whose
+	// condition stopped before it fired.
 	To    string `json:"to"`
 	Value Float  `json:"value"`
 	// Summary is the alert's summary annotation.
@@ -160,25 +162,29 @@ func (e *Engine) indicatorStatus(res *Result) []IndicatorStatus {
 	return out
 }
 
-// states records every alert's state, to see what a cycle changed.
-func (e *Engine) states() map[model.Fingerprint]AlertState {
-	out := map[model.Fingerprint]AlertState{}
+// states records every alert as it is, to see what a cycle changed.
+func (e *Engine) states() map[model.Fingerprint]Alert {
+	out := map[model.Fingerprint]Alert{}
 	for _, s := range e.sets {
 		for fp, a := range s.Active {
-			out[fp] = a.State
+			out[fp] = *a
 		}
 	}
 	return out
 }
 
 // transitions lists the alerts whose state differs from before, in label
-// order: pending, firing, or resolved (an alert that was not known before
-// and is inactive is no news).
-func (e *Engine) transitions(ts time.Time, before map[model.Fingerprint]AlertState) []Transition {
+// order: pending, firing, resolved, or inactive for a pending alert whose
+// condition stopped before its for ran out (an alert that was not known
+// before and is inactive is no news). The last is news although the alert
+// is gone: without it a replay would show one pending alert where
+// Prometheus's ALERTS has several short ones.
+func (e *Engine) transitions(ts time.Time, before map[model.Fingerprint]Alert) []Transition {
 	var out []Transition
 	for _, a := range e.alerts() {
 		was, seen := before[a.Labels.Fingerprint()]
-		if (seen && was == a.State) || (!seen && a.State == StateInactive) {
+		delete(before, a.Labels.Fingerprint())
+		if (seen && was.State == a.State) || (!seen && a.State == StateInactive) {
 			continue
 		}
 		to := a.State.String()
@@ -188,6 +194,13 @@ func (e *Engine) transitions(ts time.Time, before map[model.Fingerprint]AlertSta
 		out = append(out, Transition{Time: ts, Alertname: string(a.Labels[model.AlertNameLabel]), Labels: a.Labels, To: to,
 			Value: a.Value, Summary: string(a.Annotations["summary"]), FiredAt: a.FiredAt})
 	}
+	for _, a := range before {
+		if a.State == StatePending {
+			out = append(out, Transition{Time: ts, Alertname: string(a.Labels[model.AlertNameLabel]), Labels: a.Labels, To: StateInactive.String(),
+				Value: a.Value, Summary: string(a.Annotations["summary"])})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Labels.Before(out[j].Labels) })
 	return out
 }
 

@@ -3,14 +3,13 @@ package evaluator
 import (
 	"cmp"
 	"slices"
-	"strconv"
 
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
 // Figures in alert texts are written one way, by these.
 
-func pct(v float64) string { return strconv.FormatFloat(v*100, 'f', 2, 64) + "%" }
+func pct(v float64) string { return rules.FormatPercent(v) }
 
 func num(v float64) string { return rules.FormatFigure(v) }
 

@@ -57,18 +57,5 @@ func (r *indicatorRule) conditions(ev evaluation) ([]Condition, bool) {
 
 // labels are the labels of the indicator's alert for one group.
 func (r *indicatorRule) labels(group map[string]string) model.LabelSet {
-	ls := model.LabelSet{
-		model.AlertNameLabel: model.LabelValue(r.in.Alertname),
-		"indicator":          model.LabelValue(r.in.Name),
-		"severity":           model.LabelValue(r.in.Severity),
-	}
-	for k, v := range group {
-		ls[model.LabelName(k)] = model.LabelValue(v)
-	}
-	for k, v := range r.in.Labels {
-		if _, taken := ls[model.LabelName(k)]; !taken {
-			ls[model.LabelName(k)] = model.LabelValue(v)
-		}
-	}
-	return r.ctx.labels(ls)
+	return r.ctx.labels(labelSet(r.in.AlertLabels(group)))
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // RuleFile is a Prometheus rule file: `rules export` writes the SLOs as
-// recording and alerting rules for teams that want Prometheus to evaluate
-// them.
+// recording and alerting rules, and the indicators as alerting rules, for
+// teams that want Prometheus to evaluate them.
 type RuleFile struct {
 	Groups []RuleGroup `yaml:"groups"`
 }
@@ -100,7 +100,9 @@ func leSpellings(v float64) []string {
 // Latency thresholds cannot be checked against the deployment's buckets
 // offline, so every usual spelling of the bound is matched. Interpolated
 // thresholds are refused: a rule file has no way to say "approximately";
-// so are calendar windows, whose range changes every day.
+// so are calendar windows, whose range changes every day. Numbers keep 12
+// significant digits (see tidyGroups): a factor such as 0.9333... differs
+// from the daemon's by less than a part in 10^12.
 func (q *PromQL) ExportRules(slos []*SLO, names func(string) string, interval time.Duration, external map[string]string) (*RuleFile, error) {
 	if names == nil {
 		names = func(s string) string { return MetricName(s, FlavourV1) }
@@ -111,12 +113,125 @@ func (q *PromQL) ExportRules(slos []*SLO, names func(string) string, interval ti
 			return nil, fmt.Errorf("SLO %q: calendar windows cannot be exported as rules (their range changes every day)", s.Name)
 		}
 		groups, err := q.exportSLO(s, names, interval, external)
+		if err == nil {
+			err = q.tidyGroups(groups)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("SLO %q: %w", s.Name, err)
 		}
 		f.Groups = append(f.Groups, groups...)
 	}
 	return f, nil
+}
+
+// IndicatorGroup is the name of the group that holds the indicators.
+const IndicatorGroup = "vllm-sentinel-indicators"
+
+// ExportIndicators turns the leading indicators into one group of alerting
+// rules, IndicatorGroup, evaluated every interval: each alert has the
+// query, labels and texts the daemon gives it, so the two page alike.
+// A built-in kind's query asks itself that its condition held for "for",
+// so its rule has no for of its own, only the daemon's keep_firing_for; a
+// custom expression keeps its for. It returns nil for no indicators.
+//
+// Offline, a latency percentile is read from the classic histogram: the
+// daemon switches to a native one where only that exists, an export
+// cannot know. Only literal annotations carry over, as for the SLOs, and a
+// percentage is written by Prometheus's humanizePercentage, four digits
+// (95.12%, 80%), where the daemon writes two decimals (80.00%).
+func (q *PromQL) ExportIndicators(ins []*Indicator, names func(string) string, interval time.Duration, external map[string]string) (*RuleGroup, error) {
+	if len(ins) == 0 {
+		return nil, nil
+	}
+	if names == nil {
+		names = func(s string) string { return MetricName(s, FlavourV1) }
+	}
+	g := RuleGroup{Name: IndicatorGroup, Interval: Duration(interval).String()}
+	for _, in := range ins {
+		r := Rule{Alert: in.Alertname, Expr: in.Query(q, names), Labels: in.AlertLabels(nil)}
+		delete(r.Labels, "alertname") // the rule's name
+		addExternal(r.Labels, external)
+		if f := in.PendingFor(); f > 0 {
+			r.For = Duration(f).String()
+		}
+		if k := in.KeepFiringFor; k > 0 {
+			r.KeepFiringFor = Duration(k).String()
+		}
+		summary, description := in.AlertText(groupTemplate, valueTemplate, `{{ $value | humanizePercentage }}`)
+		r.Annotations = literalAnnotations(map[string]string{"summary": summary, "description": description}, in.Annotations)
+		g.Rules = append(g.Rules, r)
+	}
+	if err := q.tidyGroups([]RuleGroup{g}); err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+// Template actions that write in Prometheus what the daemon writes of an
+// alert: its value as FormatFigure does, and its group as
+// "(instance=a:8000, model_name=llama)", or "the deployment" for none.
+const (
+	valueTemplate = `{{ $value | printf "%.2f" }}`
+	groupTemplate = `{{ if $labels }}({{ $sep := "" }}{{ range $k, $v := $labels }}{{ $sep }}{{ $k }}={{ $v }}{{ $sep = ", " }}{{ end }}){{ else }}the deployment{{ end }}`
+)
+
+// addExternal adds the external labels where ls does not set them itself,
+// as the daemon does.
+func addExternal(ls, external map[string]string) {
+	for k, v := range external {
+		if _, ok := ls[k]; !ok {
+			ls[k] = v
+		}
+	}
+}
+
+// literalAnnotations adds to ann the user's annotations that are literal:
+// the daemon's annotation templates use Go template data Prometheus does
+// not have.
+func literalAnnotations(ann map[string]string, tmpls map[string]*Template) map[string]string {
+	for k, t := range tmpls {
+		if t.Literal() {
+			ann[k] = t.Text()
+		}
+	}
+	return ann
+}
+
+// exportDigits is how many significant digits an exported number keeps:
+// enough for any threshold a config states, few enough that a factor such
+// as 28d/3d × 10% prints as 0.933333333333, not with float64's noise.
+const exportDigits = 12
+
+// tidyGroups re-parses every expression of groups, which also proves it
+// valid PromQL, and writes each number with at most exportDigits
+// significant digits, the shortest way that reads back as the same value.
+func (q *PromQL) tidyGroups(groups []RuleGroup) error {
+	for gi := range groups {
+		for ri := range groups[gi].Rules {
+			r := &groups[gi].Rules[ri]
+			e, err := q.ParseExpr(r.Expr)
+			if err != nil {
+				return fmt.Errorf("rule %s%s: %w", r.Record, r.Alert, err)
+			}
+			parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+				if n, ok := n.(*parser.NumberLiteral); ok && !n.Duration {
+					n.Val = roundDigits(n.Val)
+				}
+				return nil
+			})
+			r.Expr = e.String()
+		}
+	}
+	return nil
+}
+
+// roundDigits rounds v to exportDigits significant digits.
+func roundDigits(v float64) float64 {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', exportDigits, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
 }
 
 // exportSLO returns the base group (if a window needs it) and the window
@@ -269,25 +384,14 @@ func (q *PromQL) exportAlert(s *SLO, w Window, external map[string]string) Rule 
 
 	lbls := s.BurnAlertLabels(w)
 	delete(lbls, "alertname") // the rule's name
-	for k, v := range external {
-		if _, ok := lbls[k]; !ok {
-			lbls[k] = v
-		}
-	}
-	value := `{{ $value | printf "%.2f" }}`
+	addExternal(lbls, external)
+	value := valueTemplate
 	ann := map[string]string{
 		"summary": s.BurnSummary(w, "", value),
 		"description": fmt.Sprintf("%s: burn rate %s over %s (fires above %s) against an objective of %s%%.",
 			s.Name, value, Duration(w.Long), FormatFigure(w.Factor), s.Objective),
 	}
-	for k, t := range s.Annotations {
-		// The daemon's annotation templates use Go template data Prometheus
-		// does not have; only literal annotations carry over.
-		if t.Literal() {
-			ann[k] = t.Text()
-		}
-	}
-	r := Rule{Alert: AlertSLOBurnRate, Expr: expr.String(), Labels: lbls, Annotations: ann}
+	r := Rule{Alert: AlertSLOBurnRate, Expr: expr.String(), Labels: lbls, Annotations: literalAnnotations(ann, s.Annotations)}
 	if k := s.KeepFiringFor(w); k > 0 {
 		r.KeepFiringFor = Duration(k).String()
 	}

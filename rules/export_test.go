@@ -1,8 +1,12 @@
 package rules
 
 import (
+	"fmt"
+	"maps"
+	"regexp"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/prometheus/prometheus/promql/parser"
@@ -282,3 +286,172 @@ func TestExportRefusesCalendarAndInterpolation(t *testing.T) {
 		}
 	}
 }
+
+func exportIndicators(t *testing.T, p *PromQL, specs ...IndicatorSpec) []*Indicator {
+	t.Helper()
+	var ins []*Indicator
+	for _, spec := range specs {
+		in, err := CompileIndicator(p, spec, Defaults{Selector: `{job="vllm"}`, GroupBy: []string{"model_name"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in)
+	}
+	return ins
+}
+
+// expandAlertTemplate expands an exported annotation as Prometheus's rule
+// manager does (rules/alerting.go, template/template.go), for one alert
+// with labels and value: text/template with its variables and the one
+// function the exports use, humanizePercentage, as Prometheus defines it.
+// Importing Prometheus's own engine would pull its whole TSDB into the
+// module; the integration test has Prometheus expand them for real.
+func expandAlertTemplate(t *testing.T, text string, labels map[string]string, value float64) string {
+	t.Helper()
+	defs := `{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}`
+	funcs := template.FuncMap{"humanizePercentage": func(v float64) string { return fmt.Sprintf("%.4g%%", v*100) }}
+	tmpl, err := template.New("test").Option("missingkey=zero").Funcs(funcs).Parse(defs + text)
+	if err != nil {
+		t.Fatalf("parse %q: %v", text, err)
+	}
+	data := struct {
+		Labels, ExternalLabels map[string]string
+		ExternalURL            string
+		Value                  any
+	}{Labels: labels, Value: value}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, data); err != nil {
+		t.Fatalf("expand %q: %v", text, err)
+	}
+	return b.String()
+}
+
+// Each exported indicator alert is the daemon's: its query, its labels,
+// and texts that Prometheus expands to the daemon's words. A built-in kind
+// holds its "for" in the query, so only keep_firing_for is left to the
+// rule; a custom expression keeps its for.
+func TestExportedIndicatorAlertIsTheDaemonsAlert(t *testing.T) {
+	p := NewPromQL()
+	th, forDur, keep := Seconds(0.85), Duration(5*time.Minute), Duration(3*time.Minute)
+	ins := exportIndicators(t, p,
+		IndicatorSpec{Name: "kv-cache", Kind: KindKVCachePressure, Threshold: &th, Labels: map[string]string{"team": "inference", "indicator": "ignored"},
+			Annotations: map[string]string{"runbook_url": "https://runbooks.example/kv", "dashboard": "{{ .Indicator }}"}},
+		IndicatorSpec{Name: "ttft-p99", Kind: KindLatencyPercentile, Metric: "time_to_first_token", Percentile: 99, Threshold: ptr(Seconds(2.5))},
+		IndicatorSpec{Name: "deep-queue", Expr: `max by (instance) (vllm:num_requests_waiting) > 100`, For: &forDur, KeepFiringFor: &keep, Severity: "critical"},
+	)
+	names := func(s string) string { return MetricName(s, FlavourV0) }
+	g, err := p.ExportIndicators(ins, names, 30*time.Second, map[string]string{"cluster": "eu", "team": "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Name != IndicatorGroup || g.Interval != "30s" || len(g.Rules) != len(ins) {
+		t.Fatalf("group %s every %s with %d rules, want %s every 30s with %d", g.Name, g.Interval, len(g.Rules), IndicatorGroup, len(ins))
+	}
+	for i, in := range ins {
+		r := g.Rules[i]
+		if r.Alert != in.Alertname || r.Record != "" {
+			t.Errorf("rule %d: alert %q record %q, want alert %q", i, r.Alert, r.Record, in.Alertname)
+		}
+		if want := in.Query(p, names); r.Expr != want {
+			t.Errorf("%s: expr\n got  %s\n want the daemon's %s", in.Name, r.Expr, want)
+		}
+		want := in.AlertLabels(nil)
+		delete(want, "alertname")
+		if want["cluster"] == "" {
+			want["cluster"] = "eu"
+		}
+		if _, ok := want["team"]; !ok {
+			want["team"] = "other"
+		}
+		if !maps.Equal(r.Labels, want) {
+			t.Errorf("%s: labels %v, want %v", in.Name, r.Labels, want)
+		}
+	}
+	kv, p99, custom := g.Rules[0], g.Rules[1], g.Rules[2]
+	if !strings.Contains(kv.Expr, "vllm:gpu_cache_usage_perc") || !strings.Contains(p99.Expr, "vllm:time_to_first_token_seconds_bucket") {
+		t.Errorf("names not resolved by the given function:\n%s\n%s", kv.Expr, p99.Expr)
+	}
+	if kv.For != "" || kv.KeepFiringFor != "2m" || p99.For != "" || p99.KeepFiringFor != "5m" {
+		t.Errorf("built-ins: for %q/%q keep_firing_for %q/%q, want no for and keep_firing_for 2m/5m", kv.For, p99.For, kv.KeepFiringFor, p99.KeepFiringFor)
+	}
+	if custom.For != "5m" || custom.KeepFiringFor != "3m" || custom.Labels["severity"] != "critical" {
+		t.Errorf("custom: for %q keep_firing_for %q labels %v, want 5m, 3m, critical", custom.For, custom.KeepFiringFor, custom.Labels)
+	}
+	if kv.Labels["team"] != "inference" || kv.Labels["indicator"] != "kv-cache" {
+		t.Errorf("kv-cache labels %v: the indicator's own label wins over the external one, never over indicator", kv.Labels)
+	}
+	if kv.Annotations["runbook_url"] != "https://runbooks.example/kv" || kv.Annotations["dashboard"] != "" {
+		t.Errorf("kv-cache annotations %v: want the literal runbook_url only", kv.Annotations)
+	}
+
+	// Prometheus's own template engine writes what the daemon writes, for
+	// a group and for none (0.9512 is written alike by both percentages).
+	group := map[string]string{"instance": "a:8000", "model_name": "llama"}
+	for _, tc := range []struct {
+		in     *Indicator
+		r      Rule
+		labels map[string]string
+		who    string
+		value  float64
+	}{
+		{ins[0], kv, group, "(instance=a:8000, model_name=llama)", 0.9512},
+		{ins[1], p99, group, "(instance=a:8000, model_name=llama)", 3.14159},
+		{ins[2], custom, map[string]string{"instance": "b:8000"}, "(instance=b:8000)", 123},
+		{ins[1], p99, nil, "the deployment", 2.5},
+	} {
+		summary, description := tc.in.AlertText(tc.who, FormatFigure(tc.value), FormatPercent(tc.value))
+		if got := expandAlertTemplate(t, tc.r.Annotations["summary"], tc.labels, tc.value); got != summary {
+			t.Errorf("%s summary\n Prometheus %q\n daemon     %q", tc.in.Name, got, summary)
+		}
+		if got := expandAlertTemplate(t, tc.r.Annotations["description"], tc.labels, tc.value); got != description {
+			t.Errorf("%s description\n Prometheus %q\n daemon     %q", tc.in.Name, got, description)
+		}
+	}
+	if g, err := p.ExportIndicators(nil, nil, time.Minute, nil); g != nil || err != nil {
+		t.Errorf("no indicators: %v, %v; want no group", g, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// sigDigits counts the significant digits of a number as written.
+func sigDigits(s string) int {
+	mant, _, _ := strings.Cut(strings.ToLower(s), "e")
+	digits := strings.Trim(strings.ReplaceAll(mant, ".", ""), "0")
+	return len(digits)
+}
+
+// Thresholds derived in float64 print as their decimals: a 94.4% objective
+// budgets 0.056, not 1-0.944's 0.055999999999999994, and a 28d window's 3d
+// ticket factor, 0.9333..., keeps 12 digits.
+func TestExportPrintsCleanNumbers(t *testing.T) {
+	obj, _ := ParseObjective("94.4")
+	spec := exportErrorsSpec()
+	spec.Objective, spec.Window = obj, Duration(28*24*time.Hour)
+	_, _, f := exportFixture(t, spec)
+	var exprs []string
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			exprs = append(exprs, r.Expr)
+		}
+	}
+	all := strings.Join(exprs, "\n")
+	for _, want := range []string{"/ 0.056 > ", "> 0.933333333333 and"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in\n%s", want, all)
+		}
+	}
+	for _, n := range numberRE.FindAllString(all, -1) {
+		if sigDigits(n) > 12 {
+			t.Errorf("%s has %d significant digits", n, sigDigits(n))
+		}
+	}
+	for v, want := range map[float64]float64{1 - 0.944: 0.056, 28.0 / 30: 0.933333333333, 0.1 + 0.2: 0.3, 14.4: 14.4, 1e-9 / 3: 3.33333333333e-10} {
+		if got := roundDigits(v); got != want {
+			t.Errorf("roundDigits(%v) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// numberRE matches the numbers of an expression or a rule file.
+var numberRE = regexp.MustCompile(`[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?`)
