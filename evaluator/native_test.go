@@ -32,7 +32,7 @@ func liveSim(t *testing.T, cfg sim.Config, speed float64) string {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(s)
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: sim.ServesOpenMetrics(s.Config().Flavour)})
 	var mu sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -97,6 +97,118 @@ func TestLatencySLOOnNativeHistograms(t *testing.T) {
 		want := float64(v.(model.Vector)[0].Value)
 		if math.Abs(*w.ErrorRatio-want) > 1e-9+0.01*want {
 			t.Errorf("%v: error ratio %v, PromQL says %v", r.Labels, *w.ErrorRatio, want)
+		}
+	}
+}
+
+// windowOf returns an SLO result's window of length w, failing the test
+// when it has no events.
+func windowOf(t *testing.T, r evaluator.SLOResult, w time.Duration) *evaluator.WindowResult {
+	t.Helper()
+	win := r.Window(w)
+	if win == nil || win.ErrorRatio == nil || win.Events <= 0 {
+		t.Fatalf("%s %v: %v window %+v", r.SLO, r.Labels, w, win)
+	}
+	return win
+}
+
+// In the middle of a migration to native histograms (Prometheus 3 storing
+// each scrape both ways: convert_classic_histograms_to_nhcb with
+// always_scrape_classic_histograms), detection says so and the SLO reads the
+// classic series only: its events are those of _count, not twice them.
+// With the classic series gone the same SLO, at the same time over the same
+// scrapes, reads the native histogram and agrees within 1%. A threshold
+// inside a bucket is refused with the bucket's bounds, unless
+// threshold_mode is interpolate.
+func TestNativeAndClassicAgreeMidMigration(t *testing.T) {
+	target := liveSim(t, sim.Config{Scenario: sim.ScenarioSurge, Seed: 1, IncidentAt: 50 * time.Minute}, 20)
+	prom := promtest.StartPrometheus(t, promtest.PrometheusOptions{Version3: true, NativeHistograms: true, KeepClassicHistograms: true,
+		ScrapeTargets: []string{target}, ExtraArgs: []string{"--web.enable-admin-api"}})
+	prom.WaitForTargets(t)
+	api := prom.API(t)
+	q := evaluator.NewAPIQuerier(api, nil)
+	ctx := context.Background()
+	time.Sleep(8 * time.Second) // a few scrapes
+	ts := time.Now().Add(-time.Second)
+	const short = "time_to_first_token"
+	eval := func(spec rules.SLOSpec) (*evaluator.Names, evaluator.Result) {
+		t.Helper()
+		names := evaluator.NewNames(rules.FlavourAuto, nil, nil, nil)
+		res, err := evaluator.New(q, []*rules.SLO{mustSLO(t, spec)}, nil, evaluator.Options{Names: names}).Eval(ctx, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names, *res
+	}
+
+	// 100ms, a bound of vLLM's TTFT buckets, that a share of requests miss.
+	fast := ttftSpec(t)
+	fast.SLI.Latency.Threshold = 0.1
+	names, classic := eval(fast)
+	if f := names.Form(short); f != evaluator.FormBoth {
+		t.Fatalf("form %q with both stored, want %q", f, evaluator.FormBoth)
+	}
+	if len(classic.Errors) > 0 || len(classic.SLOs) == 0 {
+		t.Fatalf("mid-migration eval: %+v", classic.Errors)
+	}
+	counts := byModel(t, api, `sum by (model_name) (increase(vllm:time_to_first_token_seconds_count[5m]))`, ts)
+	for _, r := range classic.SLOs {
+		if strings.Contains(r.Note, "native") {
+			t.Errorf("mid-migration note %q: the classic series are read", r.Note)
+		}
+		w := windowOf(t, r, 5*time.Minute)
+		if want := counts[r.Labels["model_name"]]; math.Abs(w.Events-want) > 1e-6*want {
+			t.Errorf("%v: %v events in 5m, _count says %v: counted twice or not at all", r.Labels, w.Events, want)
+		}
+	}
+
+	// The classic series go, as at the end of the migration.
+	if err := api.DeleteSeries(ctx, []string{`{__name__=~"vllm:time_to_first_token_seconds_(bucket|count|sum)"}`}, ts.Add(-time.Hour), ts.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	names, native := eval(fast)
+	if f := names.Form(short); f != evaluator.FormNative {
+		t.Fatalf("form %q after the classic series went, want %q", f, evaluator.FormNative)
+	}
+	if len(native.Errors) > 0 || len(native.SLOs) != len(classic.SLOs) {
+		t.Fatalf("native eval: %d SLO results, errors %+v", len(native.SLOs), native.Errors)
+	}
+	for i, r := range native.SLOs {
+		if !strings.Contains(r.Note, "bucket bound: exact") {
+			t.Errorf("%v: note %q", r.Labels, r.Note)
+		}
+		for _, span := range []time.Duration{5 * time.Minute, time.Hour} {
+			n, c := windowOf(t, r, span), windowOf(t, classic.SLOs[i], span)
+			if math.Abs(n.Events-c.Events) > 0.01*c.Events {
+				t.Errorf("%v %v: %v events native, %v classic", r.Labels, span, n.Events, c.Events)
+			}
+			nGood, cGood := n.Events*(1-*n.ErrorRatio), c.Events*(1-*c.ErrorRatio)
+			if *c.ErrorRatio <= 0 {
+				t.Fatalf("%v %v: no bad events, nothing to compare", r.Labels, span)
+			}
+			t.Logf("%v %v: native %.3f events, error ratio %.6f; classic %.3f events, error ratio %.6f", r.Labels, span, n.Events, *n.ErrorRatio, c.Events, *c.ErrorRatio)
+			if math.Abs(nGood-cGood) > 0.01*cGood || math.Abs(*n.ErrorRatio-*c.ErrorRatio) > 0.01*math.Max(*c.ErrorRatio, 0.01) {
+				t.Errorf("%v %v: native %v good, error ratio %v; classic %v good, error ratio %v", r.Labels, span, nGood, *n.ErrorRatio, cGood, *c.ErrorRatio)
+			}
+		}
+	}
+
+	// 300ms lies inside the (0.25, 0.5] bucket, which holds observations.
+	spec := ttftSpec(t)
+	spec.SLI.Latency.Threshold = 0.3
+	_, res := eval(spec)
+	if len(res.Errors) != 1 || res.Errors[0].SLO != "ttft" ||
+		!strings.Contains(res.Errors[0].Error, "threshold 0.3 is not a bucket bound of vllm:time_to_first_token_seconds (a native histogram) (nearest bounds 0.25 and 0.5)") {
+		t.Errorf("threshold inside a bucket: %+v", res.Errors)
+	}
+	spec.SLI.Latency.ThresholdMode = "interpolate"
+	_, res = eval(spec)
+	if len(res.Errors) > 0 || len(res.SLOs) == 0 {
+		t.Fatalf("interpolated: %+v", res.Errors)
+	}
+	for _, r := range res.SLOs {
+		if !strings.Contains(r.Note, "interpolated inside the bucket") || !r.Approximate {
+			t.Errorf("%v: approximate %v, note %q", r.Labels, r.Approximate, r.Note)
 		}
 	}
 }

@@ -236,7 +236,11 @@ func (e *sloEval) resolve(ctx context.Context, ts time.Time) (*sli, error) {
 		// against: histogram_fraction reads it, exactly at a bucket bound
 		// and interpolated inside a bucket, and every output says so.
 		family := e.names(s.Latency.Metric)
-		return &sli{family: family, native: true, build: func(c rules.Count) (string, error) {
+		inside, err := nativeThreshold(ctx, e.q, e.promql.NativeBuckets(family, s.Selector, s.GroupBy), family, s.Latency.Threshold, s.Latency.Interpolate, ts)
+		if err != nil {
+			return nil, err
+		}
+		return &sli{family: family, native: true, interpolated: inside, build: func(c rules.Count) (string, error) {
 			if c.Delta {
 				return "", rules.ErrNotIncremental
 			}
@@ -330,7 +334,7 @@ func (e *sloEval) run(ctx context.Context, ts time.Time) ([]SLOResult, error) {
 	}
 	if q.native {
 		for i := range results {
-			results[i].Note = "native histogram: good events read with histogram_fraction at the threshold (exact at a bucket bound, interpolated inside a bucket)"
+			results[i].Note = nativeNote(q.interpolated)
 		}
 	}
 	if s.Ratio != nil && !errorSeries(data) && !warming(data) {

@@ -3,7 +3,9 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -183,7 +185,7 @@ func (q *PromQL) BucketCounts(family string, sel []*labels.Matcher, les []string
 	e := q.skeleton(skelBuckets)
 	ms := append([]*labels.Matcher(nil), sel...)
 	if len(les) > 0 {
-		ms = append(ms, labels.MustNewMatcher(labels.MatchRegexp, "le", RegexpAlternation(les)))
+		ms = append(ms, labels.MustNewMatcher(labels.MatchRegexp, "le", RegexpAlternation(LeSpellings(les))))
 	}
 	setSelector(e, family+"_bucket", ms)
 	e = c.apply(e)
@@ -455,4 +457,45 @@ func (q *PromQL) NativeLatencyParts(family string, sel []*labels.Matcher, groupB
 		return nil
 	})
 	return e.String()
+}
+
+// NativeBuckets selects a native histogram family's current cumulative
+// histograms, summed by the SLO's groups as its SLI sums them: their
+// non-empty buckets tell whether a threshold is a bucket bound.
+func (q *PromQL) NativeBuckets(family string, sel []*labels.Matcher, groupBy []string) string {
+	e := q.skeleton(`sum(m)`)
+	setSelector(e, family, sel)
+	e.(*parser.AggregateExpr).Grouping = append([]string(nil), groupBy...)
+	return e.String()
+}
+
+// LeSpellings adds to each bucket bound the other spellings the same bound
+// has in Prometheus: le="1" from OTLP ingestion or a Go client's text
+// format, le="1.0" from vLLM's Python client or a Prometheus 3 scrape. A
+// window that spans a change of spelling (a move from Prometheus 2 to 3,
+// from scraping to OTLP) holds both series, one before and one after; the
+// bounds found at one instant have only the current one.
+func LeSpellings(les []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, le := range les {
+		add(le)
+		v, err := strconv.ParseFloat(le, 64)
+		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+			continue
+		}
+		g := strconv.FormatFloat(v, 'g', -1, 64)
+		add(g)
+		add(strconv.FormatFloat(v, 'f', -1, 64))
+		if !strings.ContainsAny(g, ".e") {
+			add(g + ".0")
+		}
+	}
+	return out
 }

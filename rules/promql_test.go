@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,7 +204,7 @@ func TestSLISelectorWinsAndRatioSidesAreChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := p.BucketIncreases("vllm:time_to_first_token_seconds", s.Selector, []string{"1.0"}, s.GroupBy, time.Hour)
-	if want := `sum by (model_name, le) (increase(vllm:time_to_first_token_seconds_bucket{job="vllm-canary",le=~"1\\.0",namespace="prod"}[1h]))`; got != want {
+	if want := `sum by (model_name, le) (increase(vllm:time_to_first_token_seconds_bucket{job="vllm-canary",le=~"1\\.0|1",namespace="prod"}[1h]))`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 	for _, tc := range []struct{ errors, want string }{
@@ -349,5 +350,16 @@ func TestDeltaReadsTwoSamplesAndKeepsTheUsersOffset(t *testing.T) {
 	full, _ := q.ParseExpr(`sum(increase(vllm:request_success_total[5m]))`)
 	if _, err := q.RatioCounts(full, full, nil, nil, Delta(30*time.Second), nil); !errors.Is(err, ErrNotIncremental) {
 		t.Errorf("full expression as a delta: err %v, want ErrNotIncremental", err)
+	}
+}
+
+// Every spelling a bound has in Prometheus, for a window across a change
+// of spelling: OTLP's and a Go client's "1", Python's and Prometheus 3's
+// "1.0".
+func TestLeSpellings(t *testing.T) {
+	got := LeSpellings([]string{"1.0", "0.005", "2560", "1e-05", "+Inf"})
+	want := []string{"1.0", "1", "0.005", "2560", "2560.0", "1e-05", "0.00001", "+Inf"}
+	if !slices.Equal(got, want) {
+		t.Errorf("LeSpellings = %q, want %q", got, want)
 	}
 }

@@ -25,8 +25,7 @@ type Config struct {
 	// Engines is the number of data-parallel engines per model, labelled
 	// engine="0".."N-1"; default 1.
 	Engines int
-	// Flavour is the metric naming: FlavourV1 (default), FlavourV0 or
-	// FlavourUnderscore.
+	// Flavour is the metric naming, one of Flavours(); default FlavourV1.
 	Flavour string
 	// Seed selects the random streams; each engine derives its own from the
 	// seed, its model and its index. Zero is a valid seed.
@@ -132,6 +131,10 @@ func (c Config) Normalize() (Config, error) {
 	}
 	if !slices.Contains(Flavours(), c.Flavour) {
 		return bad("unknown flavour %q (want one of %s)", c.Flavour, strings.Join(Flavours(), ", "))
+	}
+	if namingOf(c.Flavour).noEngine && c.Engines > 1 {
+		// Without an engine label the engines' series would collide.
+		return bad("flavour %s has no engine label: engines = %d, want 1", c.Flavour, c.Engines)
 	}
 	if c.ScrapeInterval == 0 {
 		c.ScrapeInterval = 15 * time.Second

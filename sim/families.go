@@ -19,10 +19,75 @@ const (
 	// FlavourUnderscore replaces the "vllm:" prefix with "vllm_", as a Ray
 	// metrics agent or an OpenTelemetry pipeline writes the names.
 	FlavourUnderscore = "underscore"
+	// FlavourOTel is what Prometheus stores from OpenTelemetry
+	// instruments (vllm.time_to_first_token, unit s) sent over OTLP
+	// without suffixes (UnderscoreEscapingWithoutSuffixes, or a Collector
+	// with trimmed suffixes): vllm_ names, counters without _total,
+	// histograms without _seconds, bucket bounds as OTLP writes them
+	// (le="1").
+	FlavourOTel = "otel"
+	// FlavourRatio is vLLM's names after an OTLP translation that adds
+	// suffixes: the KV gauge, of unit 1, becomes
+	// vllm:kv_cache_usage_perc_ratio; le as OTLP writes it.
+	FlavourRatio = "ratio"
+	// FlavourRay is Ray Serve's metrics export: ray_ before every name.
+	FlavourRay = "ray"
+	// FlavourLLMD is llm-d's inference simulator: V1 names, no engine
+	// label, no preemption metrics, and request_success labelled
+	// finish_reason instead of finished_reason.
+	FlavourLLMD = "llmd"
 )
 
 // Flavours lists the accepted Config.Flavour values.
-func Flavours() []string { return []string{FlavourV1, FlavourV0, FlavourUnderscore} }
+func Flavours() []string {
+	return []string{FlavourV1, FlavourV0, FlavourUnderscore, FlavourOTel, FlavourRatio, FlavourRay, FlavourLLMD}
+}
+
+// naming is how a flavour names and labels the families. The zero value is
+// vLLM's V1 exposition.
+type naming struct {
+	prefix string // "vllm:" unless set
+	v0     bool   // V0 legacy names of the renamed families
+	// noTotal drops counters' _total, noUnit histograms' _seconds;
+	// kvRatio appends _ratio to the KV gauge.
+	noTotal, noUnit, kvRatio bool
+	noEngine                 bool
+	// finishLabel replaces finished_reason on request_success.
+	finishLabel string
+	// noPreemptions leaves out the preemption counter and histogram.
+	noPreemptions bool
+	// otlpLe writes bucket bounds as Prometheus's OTLP ingestion does
+	// (strconv 'f': "1", "2560"), not as vLLM's Python client ("1.0").
+	otlpLe bool
+}
+
+func namingOf(flavour string) naming {
+	switch flavour {
+	case FlavourV0:
+		return naming{v0: true}
+	case FlavourUnderscore:
+		return naming{prefix: "vllm_"}
+	case FlavourOTel:
+		return naming{prefix: "vllm_", noTotal: true, noUnit: true, otlpLe: true}
+	case FlavourRatio:
+		return naming{kvRatio: true, otlpLe: true}
+	case FlavourRay:
+		return naming{prefix: "ray_vllm:"}
+	case FlavourLLMD:
+		return naming{noEngine: true, finishLabel: "finish_reason", noPreemptions: true}
+	}
+	return naming{}
+}
+
+// ServesOpenMetrics reports whether a live endpoint of the flavour offers
+// OpenMetrics. Flavours that keep a counter without _total, or bounds as
+// le="1", are served as the text format only: client_golang's OpenMetrics
+// encoder would add _total and write le="1.0". llm-d's simulator, a Go
+// program, serves client_golang's default, the text format, too.
+func ServesOpenMetrics(flavour string) bool {
+	n := namingOf(flavour)
+	return !n.noTotal && !n.otlpLe && !n.noEngine
+}
 
 type metricType int
 
@@ -189,15 +254,9 @@ func Families(flavour string) ([]FamilyInfo, error) {
 		return nil, fmt.Errorf("%w: unknown flavour %q (want one of %s)", ErrInvalidConfig, flavour, strings.Join(Flavours(), ", "))
 	}
 	var out []FamilyInfo
-	for _, f := range families() {
-		fi := FamilyInfo{Name: familyName(f.key, flavour), Type: f.typ.String(), Labels: []string{"model_name", "engine"}}
-		if f.label != "" {
-			fi.Labels = append(fi.Labels, f.label)
-		}
-		switch f.typ {
-		case typeCounter:
-			fi.Name += "_total"
-		case typeHistogram:
+	for _, f := range flavourFamilies(flavour) {
+		fi := FamilyInfo{Name: seriesName(f, flavour), Type: f.typ.String(), Labels: familyLabels(f, flavour)}
+		if f.typ == typeHistogram {
 			fi.Buckets = defaultBuckets(f.hist)
 		}
 		out = append(out, fi)
@@ -205,13 +264,42 @@ func Families(flavour string) ([]FamilyInfo, error) {
 	return out, nil
 }
 
+// flavourFamilies are the families a flavour exposes, in output order.
+func flavourFamilies(flavour string) []family {
+	n := namingOf(flavour)
+	var out []family
+	for _, f := range families() {
+		if n.noPreemptions && (f.key == "num_preemptions" || f.hist == histPreemptions && f.typ == typeHistogram) {
+			continue
+		}
+		if f.label == "finished_reason" && n.finishLabel != "" {
+			f.label = n.finishLabel
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// familyLabels are a family's label names beyond le, in vLLM's order.
+func familyLabels(f family, flavour string) []string {
+	out := []string{"model_name"}
+	if !namingOf(flavour).noEngine {
+		out = append(out, "engine")
+	}
+	if f.label != "" {
+		out = append(out, f.label)
+	}
+	return out
+}
+
 // familyName is the exposed name of a family (for counters without _total).
 func familyName(key, flavour string) string {
+	n := namingOf(flavour)
 	prefix := "vllm:"
-	switch flavour {
-	case FlavourUnderscore:
-		prefix = "vllm_"
-	case FlavourV0:
+	if n.prefix != "" {
+		prefix = n.prefix
+	}
+	if n.v0 {
 		switch key {
 		case "kv_cache_usage_perc":
 			key = "gpu_cache_usage_perc"
@@ -219,7 +307,39 @@ func familyName(key, flavour string) string {
 			key = "time_per_output_token_seconds"
 		}
 	}
+	if n.noUnit {
+		key = strings.TrimSuffix(key, "_seconds")
+	}
+	if n.kvRatio && key == "kv_cache_usage_perc" {
+		key += "_ratio"
+	}
 	return prefix + key
+}
+
+// counterSuffix is what follows a counter's family name in its series.
+func counterSuffix(flavour string) string {
+	if namingOf(flavour).noTotal {
+		return ""
+	}
+	return "_total"
+}
+
+// seriesName is a family's name as Prometheus stores it: counters with
+// their suffix, histograms without _bucket, _count or _sum.
+func seriesName(f family, flavour string) string {
+	name := familyName(f.key, flavour)
+	if f.typ == typeCounter {
+		name += counterSuffix(flavour)
+	}
+	return name
+}
+
+// appendLe writes a bucket bound as the flavour's pipeline stores it.
+func appendLe(b []byte, v float64, flavour string) []byte {
+	if namingOf(flavour).otlpLe && !math.IsInf(v, 1) {
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
+	}
+	return formatLe(b, v)
 }
 
 // formatLe writes a bucket bound the way vLLM's Python client does: always

@@ -243,18 +243,26 @@ func targetLabels(m map[string]string) []byte {
 }
 
 func (ow *omWriter) write(ctx context.Context, cfg Config, engines []*simEngine, recs []*recording, lay layout, bounds [numHists][]float64) error {
-	for _, f := range families() {
+	noEngine := namingOf(cfg.Flavour).noEngine
+	for _, f := range flavourFamilies(cfg.Flavour) {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("writing OpenMetrics: %w", err)
 		}
 		name := familyName(f.key, cfg.Flavour)
-		ow.str("# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.typ.String() + "\n")
+		typ := f.typ.String()
+		if f.typ == typeCounter && counterSuffix(cfg.Flavour) == "" {
+			// OpenMetrics counters end in _total; a counter stored
+			// without it is declared unknown, which promtool stores the
+			// same way (TSDB blocks keep no metric types).
+			typ = "unknown"
+		}
+		ow.str("# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + typ + "\n")
 		for i, e := range engines {
 			rec := recs[i]
 			switch f.typ {
 			case typeGauge:
 				for j, cell := range f.cells {
-					prefix := ow.prefix(name, "", e, f.label, value(f.values, j), "")
+					prefix := ow.prefix(name, "", e, noEngine, f.label, value(f.values, j), "")
 					if f.ratio {
 						ow.ratioSeries(prefix, rec, rec.cols[cell], e.spec)
 					} else {
@@ -263,7 +271,7 @@ func (ow *omWriter) write(ctx context.Context, cfg Config, engines []*simEngine,
 				}
 			case typeCounter:
 				for j, cell := range f.cells {
-					prefix := ow.prefix(name, "_total", e, f.label, value(f.values, j), "")
+					prefix := ow.prefix(name, counterSuffix(cfg.Flavour), e, noEngine, f.label, value(f.values, j), "")
 					clear(ow.acc)
 					ow.addColumn(rec.cols[numGauges+cell])
 					ow.cumulativeSeries(prefix, rec)
@@ -275,15 +283,15 @@ func (ow *omWriter) write(ctx context.Context, cfg Config, engines []*simEngine,
 				for b := 0; b <= len(bounds[f.hist]); b++ {
 					le = le[:0]
 					if b < len(bounds[f.hist]) {
-						le = formatLe(le, bounds[f.hist][b])
+						le = appendLe(le, bounds[f.hist][b], cfg.Flavour)
 					} else {
-						le = formatLe(le, math.Inf(1))
+						le = appendLe(le, math.Inf(1), cfg.Flavour)
 					}
 					ow.addColumn(rec.cols[off+b])
-					ow.cumulativeSeries(ow.prefix(name, "_bucket", e, "", "", string(le)), rec)
+					ow.cumulativeSeries(ow.prefix(name, "_bucket", e, noEngine, "", "", string(le)), rec)
 				}
-				ow.cumulativeSeries(ow.prefix(name, "_count", e, "", "", ""), rec)
-				ow.sumSeries(ow.prefix(name, "_sum", e, "", "", ""), rec, rec.sums[f.hist], f.hist)
+				ow.cumulativeSeries(ow.prefix(name, "_count", e, noEngine, "", "", ""), rec)
+				ow.sumSeries(ow.prefix(name, "_sum", e, noEngine, "", "", ""), rec, rec.sums[f.hist], f.hist)
 			}
 		}
 	}
@@ -304,15 +312,18 @@ func value(values []string, i int) string {
 	return values[i]
 }
 
-// prefix renders `name{model_name="m",engine="0",label="v",le="x"} `.
-func (ow *omWriter) prefix(name, suffix string, e *simEngine, label, val, le string) []byte {
+// prefix renders `name{model_name="m",engine="0",label="v",le="x"} `,
+// without the engine label where the flavour has none.
+func (ow *omWriter) prefix(name, suffix string, e *simEngine, noEngine bool, label, val, le string) []byte {
 	b := make([]byte, 0, 128)
 	b = append(b, name...)
 	b = append(b, suffix...)
 	b = append(b, `{model_name="`...)
 	b = append(b, e.model...)
-	b = append(b, `",engine="`...)
-	b = append(b, e.index...)
+	if !noEngine {
+		b = append(b, `",engine="`...)
+		b = append(b, e.index...)
+	}
 	b = append(b, '"')
 	b = append(b, ow.extra...)
 	if label != "" {

@@ -47,21 +47,13 @@ func New(cfg Config, start time.Time) (*Sim, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sim{cfg: cfg, start: start, fams: families(), bounds: cfg.bucketsFor()}
+	s := &Sim{cfg: cfg, start: start, fams: flavourFamilies(cfg.Flavour), bounds: cfg.bucketsFor()}
 	s.engines, err = buildEngines(cfg, start)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range s.fams {
-		labels := []string{"model_name", "engine"}
-		if f.label != "" {
-			labels = append(labels, f.label)
-		}
-		name := familyName(f.key, cfg.Flavour)
-		if f.typ == typeCounter {
-			name += "_total"
-		}
-		s.descs = append(s.descs, prometheus.NewDesc(name, f.help, labels, nil))
+		s.descs = append(s.descs, prometheus.NewDesc(seriesName(f, cfg.Flavour), f.help, familyLabels(f, cfg.Flavour), nil))
 	}
 	return s, nil
 }
@@ -283,10 +275,14 @@ func (s *Sim) Collect(ch chan<- prometheus.Metric) {
 func (s *Sim) metricsFor(f family, desc *prometheus.Desc, e *simEngine, snap *snapshot) []prometheus.Metric {
 	var out []prometheus.Metric
 	labels := func(i int) []string {
-		if f.label == "" {
-			return []string{e.model, e.index}
+		out := []string{e.model}
+		if !namingOf(s.cfg.Flavour).noEngine {
+			out = append(out, e.index)
 		}
-		return []string{e.model, e.index, f.values[i]}
+		if f.label != "" {
+			out = append(out, f.values[i])
+		}
+		return out
 	}
 	switch f.typ {
 	case typeGauge:

@@ -82,13 +82,13 @@ func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 	}
 	mapping := names.Mapping()
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  METRIC\tNAME IN PROMETHEUS")
+	fmt.Fprintln(tw, "  METRIC\tNAME IN PROMETHEUS\tHISTOGRAM")
 	for _, short := range rules.ShortNames() {
 		name := mapping[short]
 		if absent[short] {
 			name += "  (absent)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\n", short, name)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", short, name, formText(names, short))
 	}
 	tw.Flush()
 	// An indicator's absent input is a warning, an SLO's an error: a
@@ -96,7 +96,7 @@ func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 	// not block a deployment, while an SLO that cannot be computed must.
 	var problems int
 	for _, e := range res.Errors {
-		if e.Indicator != "" && e.Absent != "" {
+		if !isFailure(e) {
 			fmt.Fprintf(stdout, "%s: warning: %s: %s\n", cfg.File, e.Subject(), e.Error)
 			continue
 		}
@@ -120,4 +120,39 @@ func checkOnline(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(stdout, "%s: every SLO and indicator evaluates against Prometheus\n", cfg.File)
 	return exitOK
+}
+
+// formText says how a histogram is read, for check --online.
+func formText(names *evaluator.Names, short string) string {
+	switch names.Form(short) {
+	case evaluator.FormClassic:
+		return "classic (_bucket series)"
+	case evaluator.FormNative:
+		return "native (histogram_fraction, histogram_count)"
+	case evaluator.FormBoth:
+		return "classic and native (mid-migration): classic read, native ignored, nothing counted twice"
+	case evaluator.FormSplit:
+		classic, native := names.Series(short)
+		return fmt.Sprintf("classic on %d series, native on %d (a migration half done): classic read; series with only the native form are not counted", classic, native)
+	}
+	return ""
+}
+
+// isFailure tells an error that fails check --online and eval from a
+// warning: an indicator whose input the server does not have (llm-d's
+// simulator has no preemption counter) reports absent and the rest runs,
+// while an SLO that cannot be computed fails.
+func isFailure(e evaluator.EvalError) bool {
+	return e.Indicator == "" || e.Absent == ""
+}
+
+// failures counts the errors that fail a command (see isFailure).
+func failures(errs []evaluator.EvalError) int {
+	n := 0
+	for _, e := range errs {
+		if isFailure(e) {
+			n++
+		}
+	}
+	return n
 }

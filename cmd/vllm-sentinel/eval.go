@@ -75,7 +75,7 @@ func runEval(ctx context.Context, cfgFile string, at, output *string, lf logFlag
 	} else {
 		res.WriteTable(stdout)
 	}
-	if len(res.Errors) > 0 {
+	if failures(res.Errors) > 0 {
 		return exitFailure
 	}
 	return exitOK

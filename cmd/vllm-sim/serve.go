@@ -135,11 +135,12 @@ func (c modelClock) wallAt(model time.Time) time.Time {
 
 // newHandler serves the simulation's metrics with client_golang's registry
 // and exposition; OpenMetrics is offered so that Prometheus stores le="1.0"
-// as vLLM's Python client writes it.
+// as vLLM's Python client writes it, except for flavours whose names or
+// bounds the OpenMetrics encoder would change (see sim.ServesOpenMetrics).
 func newHandler(s *sim.Sim, clock modelClock) http.Handler {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(s)
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: sim.ServesOpenMetrics(s.Config().Flavour)})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		s.AdvanceTo(clock.model())

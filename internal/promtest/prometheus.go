@@ -68,6 +68,13 @@ type PrometheusOptions struct {
 	// native histograms with custom buckets (Prometheus 3's
 	// convert_classic_histograms_to_nhcb): their _bucket series disappear.
 	NativeHistograms bool
+	// KeepClassicHistograms stores the classic series too
+	// (always_scrape_classic_histograms), as in the middle of a migration:
+	// with NativeHistograms, every histogram is there in both forms.
+	KeepClassicHistograms bool
+	// ExternalLabels are global.external_labels, which a Thanos sidecar
+	// requires and its querier deduplicates on.
+	ExternalLabels map[string]string
 }
 
 // Prometheus is a running (or stopped, see Stop and Start) Prometheus server
@@ -200,12 +207,14 @@ type promConfig struct {
 }
 
 type promGlobal struct {
-	EvaluationInterval model.Duration `yaml:"evaluation_interval"`
+	EvaluationInterval model.Duration    `yaml:"evaluation_interval,omitempty"`
+	ExternalLabels     map[string]string `yaml:"external_labels,omitempty"`
 }
 
 type promScrapeConfig struct {
 	JobName        string             `yaml:"job_name"`
 	ToNHCB         bool               `yaml:"convert_classic_histograms_to_nhcb,omitempty"`
+	KeepClassic    bool               `yaml:"always_scrape_classic_histograms,omitempty"`
 	ScrapeInterval model.Duration     `yaml:"scrape_interval"`
 	ScrapeTimeout  model.Duration     `yaml:"scrape_timeout"`
 	StaticConfigs  []promStaticConfig `yaml:"static_configs"`
@@ -233,6 +242,7 @@ func writePrometheusConfig(path string, opts PrometheusOptions) error {
 		cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, promScrapeConfig{
 			JobName:        ScrapeJob,
 			ToNHCB:         opts.NativeHistograms,
+			KeepClassic:    opts.KeepClassicHistograms,
 			ScrapeInterval: model.Duration(interval),
 			// The global default timeout (10s) exceeds short intervals,
 			// which Prometheus refuses.
@@ -247,6 +257,12 @@ func writePrometheusConfig(path string, opts PrometheusOptions) error {
 			interval = time.Second
 		}
 		cfg.Global = &promGlobal{EvaluationInterval: model.Duration(interval)}
+	}
+	if len(opts.ExternalLabels) > 0 {
+		if cfg.Global == nil {
+			cfg.Global = &promGlobal{}
+		}
+		cfg.Global.ExternalLabels = opts.ExternalLabels
 	}
 	if opts.OutOfOrderTimeWindow > 0 {
 		cfg.Storage = &promStorage{TSDB: promTSDB{OutOfOrderTimeWindow: model.Duration(opts.OutOfOrderTimeWindow)}}
