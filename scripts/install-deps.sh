@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo run, when it is missing: Prometheus
-# 2.42, Alertmanager and Chromium from Debian's packages, and Prometheus 3, Helm and
-# Jaeger built from their Go modules into a cache that later runs reuse.
+# 2.42, Alertmanager and Chromium from Debian's packages, and Prometheus 3, Helm,
+# Jaeger, Thanos and VictoriaMetrics built from their Go modules into a cache
+# that later runs reuse.
 # ONLY_PACKAGES=1 (make demo) skips the Go-built tools: only the tests need
 # them.
 set -euo pipefail
@@ -61,6 +62,41 @@ if [ ! -x "$jaeger/jaeger" ]; then
       github.com/jaegertracing/jaeger/cmd/jaeger
   )
   mv "$jaeger/jaeger.tmp" "$jaeger/jaeger"
+fi
+
+# Thanos (sidecar and querier over two Prometheus replicas), for the backend
+# tests (evaluator), built from the tool module tools/thanos: go install
+# refuses Thanos because its go.mod has replace directives, which the tool
+# module copies. v0.40.1 because v0.42 needs a newer Go than 1.26. The tags
+# and version flags are those of Thanos's release builds (.promu.yml):
+# without slicelabels the sidecar's gRPC answers are garbage (it casts
+# Prometheus labels to its own slice type) and it panics.
+THANOS_VERSION=v0.40.1
+thanos="$tools/thanos-$THANOS_VERSION"
+if [ ! -x "$thanos/thanos" ]; then
+  echo "building Thanos ($THANOS_VERSION, from tools/thanos) into $thanos (once, a few minutes)" >&2
+  mkdir -p "$thanos"
+  (
+    cd "$(dirname "$0")/../tools/thanos"
+    x=github.com/prometheus/common/version
+    CGO_ENABLED=0 ${GO:-go} build -trimpath -tags netgo,slicelabels -o "$thanos/thanos.tmp" -ldflags "-s -w \
+      -X $x.Version=${THANOS_VERSION#v} -X $x.Branch=HEAD -X $x.Revision=$THANOS_VERSION" \
+      github.com/thanos-io/thanos/cmd/thanos
+  )
+  mv "$thanos/thanos.tmp" "$thanos/thanos"
+fi
+
+# VictoriaMetrics (single node), for the backend tests (evaluator): go
+# install builds it (a minute or two), cached by version like Prometheus 3,
+# with the version flag its release builds set.
+VM_VERSION=v1.151.0
+vm="$tools/victoria-metrics-$VM_VERSION"
+if [ ! -x "$vm/victoria-metrics" ]; then
+  echo "building VictoriaMetrics ($VM_VERSION) into $vm (once)" >&2
+  mkdir -p "$vm"
+  CGO_ENABLED=0 GOBIN="$vm" ${GO:-go} install -trimpath -ldflags "-s -w \
+    -X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-metrics-$VM_VERSION" \
+    "github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics@$VM_VERSION"
 fi
 }
 [ -n "${ONLY_PACKAGES:-}" ] || build_tools
