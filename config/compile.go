@@ -26,6 +26,11 @@ func (l *loader) checkSettings(cfg *Config) {
 			l.at([]any{"global", "external_url"}, "%v", err)
 		}
 	}
+	if u := cfg.Web.GrafanaURL; u != "" {
+		if err := httpurl.Validate(u); err != nil {
+			l.at([]any{"web", "grafana_url"}, "%v", err)
+		}
+	}
 	if err := httpurl.Validate(cfg.Prometheus.URL); err != nil {
 		l.at([]any{"prometheus", "url"}, "%v", err)
 	}

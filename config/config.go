@@ -173,6 +173,9 @@ type WebConfig struct {
 	// scrape) turn it off, keeping budgets, firing pairs and indicators
 	// (3.5 MB).
 	PerWindowMetrics *bool `yaml:"per_window_metrics"`
+	// GrafanaURL is the Grafana the status pages link to, e.g. the
+	// dashboard `dashboards export` wrote.
+	GrafanaURL string `yaml:"grafana_url"`
 }
 
 // PerWindow reports whether /metrics carries per-window series (the default).

@@ -32,3 +32,22 @@ func TestPerWindowMetricsSwitch(t *testing.T) {
 		t.Errorf("VLLM_SENTINEL_WEB_PER_WINDOW_METRICS=false: %v, per window %v", err, cfg != nil && cfg.Web.PerWindow())
 	}
 }
+
+// web.grafana_url is a link on the status pages: an address that is no
+// http(s) URL is refused at its line.
+func TestGrafanaURL(t *testing.T) {
+	data, err := os.ReadFile("../configs/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(u string) string {
+		return strings.Replace(string(data), "  listen_address: 127.0.0.1:9105", "  listen_address: 127.0.0.1:9105\n  grafana_url: "+u, 1)
+	}
+	cfg, err := Load("example.yaml", []byte(with("https://grafana.example/d/vllm")), rcv)
+	if err != nil || cfg.Web.GrafanaURL != "https://grafana.example/d/vllm" {
+		t.Fatalf("grafana_url: %v, got %q", err, cfg.Web.GrafanaURL)
+	}
+	if _, err := Load("example.yaml", []byte(with("grafana.example")), rcv); err == nil || !strings.Contains(err.Error(), "web.grafana_url") {
+		t.Errorf("grafana_url without a scheme: %v", err)
+	}
+}

@@ -1,9 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -27,7 +30,10 @@ type Options struct {
 	// Prometheus returns the queried Prometheus's address for display,
 	// without credentials.
 	Prometheus func() string
-	Logger     *slog.Logger
+	// Links returns the addresses of the tools the pages link to; nil
+	// links to none.
+	Links  func() Links
+	Logger *slog.Logger
 }
 
 // Status is the body of GET /api/v1/status.
@@ -50,11 +56,19 @@ func Handler(o Options) http.Handler {
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", o.Metrics)
 	}
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := o.Page.Render(w, o.Source(), o.Version); err != nil {
-			o.Logger.Error("status page", "err", err)
+	links := func() Links {
+		if o.Links == nil {
+			return Links{}
 		}
+		return o.Links()
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		renderHTML(w, o.Logger, func(b io.Writer) error { return o.Page.Render(b, o.Source(), o.Version, links()) })
+	})
+	mux.HandleFunc("GET /slo/{name}", func(w http.ResponseWriter, r *http.Request) {
+		renderHTML(w, o.Logger, func(b io.Writer) error {
+			return o.Page.RenderSLO(b, o.Source(), o.Version, links(), r.PathValue("name"), r.URL.Query())
+		})
 	})
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "vllm-sentinel is healthy.")
@@ -98,6 +112,23 @@ func Handler(o Options) http.Handler {
 		fmt.Fprintln(w, "configuration reloaded")
 	})
 	return mux
+}
+
+// renderHTML renders a page whole before the status line, so that a page
+// that cannot be rendered is an error that says why, never half a page.
+func renderHTML(w http.ResponseWriter, logger *slog.Logger, render func(io.Writer) error) {
+	var b bytes.Buffer
+	if err := render(&b); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		logger.Error("status page", "err", err)
+		http.Error(w, "cannot render the page: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(b.Bytes())
 }
 
 // crossSite says why r may come from another site's page, which a browser

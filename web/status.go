@@ -1,6 +1,8 @@
-// Package web renders the sentinel's status page: SLOs with their budgets
-// and burn-rate charts, leading indicators, and active alerts, from the
-// engine's recent evaluations.
+// Package web serves the sentinel's status UI: an overview of the SLOs
+// and leading indicators, and a page per SLO and group with its budget and
+// burn rates over the event store's history (so it shows days and survives
+// restarts), its alert timeline, diagnosis and traces. Pages are rendered
+// on the server with inline SVG charts: readable without JavaScript.
 package web
 
 import (
@@ -8,7 +10,10 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"math"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,62 +21,123 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
+	"github.com/vllm-sentinel/vllm-sentinel/eventstore"
+	"github.com/vllm-sentinel/vllm-sentinel/rules"
 )
 
-//go:embed status.html
+//go:embed templates/*.html
 var files embed.FS
 
-// Source is what the page reads; the daemon's engine provides it.
+// Source is what the pages read; the daemon's engine provides it.
 type Source interface {
 	Last() *evaluator.Report
+	// History is the engine's recent reports, kept in memory: the
+	// indicators' recent values.
 	History() []*evaluator.Report
 	Alerts() []*evaluator.Alert
 	Ready() bool
+	SLOs() []*rules.SLO
+	// WindowHistory and PeriodHistory read an SLO group's event store.
+	WindowHistory(slo string, group map[string]string, window time.Duration, from, to time.Time, step time.Duration) []eventstore.Point
+	PeriodHistory(slo string, group map[string]string, step time.Duration) (time.Time, []eventstore.Point)
 }
 
-// Page renders the status page.
+// Links are the other tools a page links to; empty ones are left out.
+type Links struct {
+	Prometheus   string
+	Alertmanager string
+	Grafana      string
+}
+
+// Page renders the status pages.
 type Page struct {
-	tmpl *template.Template
+	overview, slo *template.Template
 }
 
-// NewPage parses the embedded template.
+// NewPage parses the embedded templates.
 func NewPage() (*Page, error) {
-	t, err := template.New("status.html").Funcs(template.FuncMap{
+	funcs := template.FuncMap{
 		"pct": func(p *float64) string {
 			if p == nil {
 				return "–"
 			}
 			return fmt.Sprintf("%.1f%%", *p*100)
 		},
-		"num": func(p *float64) string {
+		"burn": func(p *float64) string {
 			if p == nil {
 				return "–"
 			}
-			return fmt.Sprintf("%.2f", *p)
+			return rules.FormatFigure(*p) + "×"
 		},
-		"barWidth": func(p *float64) float64 {
+		"figure":   rules.FormatFigure,
+		"barWidth": func(p *float64) float64 { return math.Max(0, math.Min(100, deref(p)*100)) },
+		"labels":   evaluator.GroupString,
+		"utc":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") + " UTC" },
+		"dur":      func(d time.Duration) string { return rules.Duration(d.Round(time.Second)).String() },
+		"seconds":  func(v float64) string { return fmt.Sprintf("%.3gs", v) },
+		"value": func(p *float64, unit string) string {
 			if p == nil {
-				return 0
+				return "–"
 			}
-			return math.Max(0, math.Min(100, *p*100))
-		},
-		"since": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
+			if unit != "" && unit != "s" {
+				unit = " " + unit
 			}
-			return model.Duration(time.Since(t).Round(time.Second)).String()
+			return rules.FormatFigure(*p) + unit
 		},
-		"labels": evaluator.GroupString,
-	}).ParseFS(files, "status.html")
-	if err != nil {
-		return nil, fmt.Errorf("status page template: %w", err)
 	}
-	return &Page{tmpl: t}, nil
+	parse := func(name string) (*template.Template, error) {
+		t, err := template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/parts.html", "templates/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("status page template %s: %w", name, err)
+		}
+		return t, nil
+	}
+	o, err := parse("overview.html")
+	if err != nil {
+		return nil, err
+	}
+	s, err := parse("slo.html")
+	if err != nil {
+		return nil, err
+	}
+	return &Page{overview: o, slo: s}, nil
 }
 
-type sloView struct {
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// header is what every page shows at its top.
+type header struct {
+	Title   string
+	Version string
+	Ready   bool
+	Time    time.Time
+	Links   Links
+}
+
+func newHeader(src Source, version, title string, links Links) header {
+	h := header{Title: title, Version: version, Ready: src.Ready(), Links: links}
+	if last := src.Last(); last != nil {
+		h.Time = last.Time
+	}
+	return h
+}
+
+type sloRow struct {
 	evaluator.SLOResult
-	Chart template.HTML
+	URL        string
+	Exhaustion string
+	Pairs      []evaluator.FiringPair
+}
+
+type indicatorView struct {
+	Name   string
+	Groups []evaluator.IndicatorStatus
+	Chart  template.HTML
 }
 
 type alertView struct {
@@ -80,34 +146,95 @@ type alertView struct {
 	state                        evaluator.AlertState
 }
 
-type pageData struct {
-	Version    string
-	Ready      bool
-	Time       time.Time
-	SLOs       []sloView
-	Indicators []evaluator.IndicatorStatus
+type overviewData struct {
+	header
+	SLOs       []sloRow
+	Indicators []indicatorView
 	Errors     []evaluator.EvalError
 	Alerts     []alertView
 }
 
-// Render writes the page for src.
-func (p *Page) Render(w io.Writer, src Source, version string) error {
-	d := pageData{Version: version, Ready: src.Ready()}
+// Render writes the overview: every SLO group, the indicators, the
+// problems and the active alerts.
+func (p *Page) Render(w io.Writer, src Source, version string, links Links) error {
+	d := overviewData{header: newHeader(src, version, "vllm-sentinel", links)}
 	if last := src.Last(); last != nil {
-		d.Time = last.Time
-		for _, in := range last.Indicators {
-			// The indicator has its own column.
-			in.Labels = in.Group()
-			d.Indicators = append(d.Indicators, in)
-		}
 		d.Errors = last.Errors
-		hist := src.History()
 		for _, r := range last.SLOs {
-			d.SLOs = append(d.SLOs, sloView{SLOResult: r, Chart: burnChart(hist, r)})
+			d.SLOs = append(d.SLOs, newSLORow(r))
 		}
+		d.Indicators = indicatorViews(last, src.History())
 	}
-	for _, a := range src.Alerts() {
+	d.Alerts = alertViews(src.Alerts(), nil)
+	return p.overview.ExecuteTemplate(w, "layout", d)
+}
+
+func newSLORow(r evaluator.SLOResult) sloRow {
+	r.Windows = slices.Clone(r.Windows)
+	sort.SliceStable(r.Windows, func(i, j int) bool { return r.Windows[i].Window < r.Windows[j].Window })
+	pairs := slices.Clone(r.Firing)
+	sort.SliceStable(pairs, func(i, j int) bool {
+		if pairs[i].LongWindow != pairs[j].LongWindow {
+			return pairs[i].LongWindow < pairs[j].LongWindow
+		}
+		return pairs[i].ShortWindow < pairs[j].ShortWindow
+	})
+	return sloRow{SLOResult: r, URL: sloURL(r.SLO, r.Labels, ""), Exhaustion: exhaustionText(r), Pairs: pairs}
+}
+
+// exhaustionText is the forecast as a person reads it: an overspent
+// budget is exhausted, not "exhausted in 0s".
+func exhaustionText(r evaluator.SLOResult) string {
+	switch {
+	case r.Budget.Warming:
+		return "warming"
+	case r.BudgetRemaining != nil && *r.BudgetRemaining <= 0:
+		return "exhausted"
+	case r.Exhaustion != nil:
+		return "in " + r.Exhaustion.String()
+	case r.BudgetRemaining != nil:
+		return "not at the current burn"
+	}
+	return "–"
+}
+
+// sloURL is the page of one SLO group: /slo/<name>?<label>=<value>…, with
+// the chosen time range as range=. Query parameters sort, so a group has
+// one URL.
+func sloURL(name string, group map[string]string, rng string) string {
+	q := url.Values{}
+	for k, v := range group {
+		q.Set(k, v)
+	}
+	if rng != "" {
+		q.Set(rangeParam, rng)
+	}
+	u := "/slo/" + url.PathEscape(name)
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
+}
+
+// rangeParam names the page's time range. A group label of that name
+// cannot be told from it: the SLO's group_by labels win.
+const rangeParam = "range"
+
+// alertViews lists the active alerts (firing first), only those whose
+// labels include match when it is set.
+func alertViews(alerts []*evaluator.Alert, match map[string]string) []alertView {
+	var out []alertView
+	for _, a := range alerts {
 		if a.State == evaluator.StateInactive {
+			continue
+		}
+		ok := true
+		for k, v := range match {
+			if string(a.Labels[model.LabelName(k)]) != v {
+				ok = false
+			}
+		}
+		if !ok {
 			continue
 		}
 		ls := map[string]string{}
@@ -120,66 +247,74 @@ func (p *Page) Render(w io.Writer, src Source, version string) error {
 		if a.State == evaluator.StateFiring {
 			since = a.FiredAt
 		}
-		d.Alerts = append(d.Alerts, alertView{Name: string(a.Labels[model.AlertNameLabel]), State: a.State.String(),
+		out = append(out, alertView{Name: string(a.Labels[model.AlertNameLabel]), State: a.State.String(),
 			Labels: evaluator.GroupString(ls), Summary: string(a.Annotations["summary"]), Since: since, state: a.State})
 	}
-	// Firing first, then pending.
-	sort.SliceStable(d.Alerts, func(i, j int) bool { return d.Alerts[i].state > d.Alerts[j].state })
-	return p.tmpl.Execute(w, d)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].state > out[j].state })
+	return out
 }
 
-// burnChart draws the 1h and 5m burn rates of one SLO group over the kept
-// history as an inline SVG, with the page factor as a dashed line.
-func burnChart(hist []*evaluator.Report, cur evaluator.SLOResult) template.HTML {
-	const width, height = 320.0, 60.0
-	key := evaluator.GroupString(cur.Labels)
-	series := map[time.Duration][]float64{time.Hour: nil, 5 * time.Minute: nil}
-	for _, res := range hist {
-		for _, r := range res.SLOs {
-			if r.SLO != cur.SLO || evaluator.GroupString(r.Labels) != key {
+// indicatorViews groups the indicators' results by indicator, each with a
+// chart of its recent values per group from the engine's in-memory
+// reports (the event store counts SLO events only).
+func indicatorViews(last *evaluator.Report, hist []*evaluator.Report) []indicatorView {
+	var out []indicatorView
+	byName := map[string]int{}
+	for _, in := range last.Indicators {
+		in.Labels = in.Group()
+		i, ok := byName[in.Indicator]
+		if !ok {
+			i = len(out)
+			byName[in.Indicator] = i
+			out = append(out, indicatorView{Name: in.Indicator})
+		}
+		out[i].Groups = append(out[i].Groups, in)
+	}
+	for i := range out {
+		out[i].Chart = indicatorChart(out[i], hist)
+	}
+	return out
+}
+
+const maxIndicatorSeries = 6
+
+func indicatorChart(v indicatorView, hist []*evaluator.Report) template.HTML {
+	if len(hist) < 2 {
+		return ""
+	}
+	c := chart{Label: v.Name + " recent values", From: hist[0].Time, To: hist[len(hist)-1].Time}
+	gap := 3 * hist[len(hist)-1].Time.Sub(hist[len(hist)-2].Time)
+	idx := map[string]int{}
+	for _, g := range v.Groups {
+		if len(c.Series) == maxIndicatorSeries {
+			break
+		}
+		idx[evaluator.GroupString(g.Labels)] = len(c.Series)
+		c.Series = append(c.Series, series{Name: evaluator.GroupString(g.Labels), Class: fmt.Sprintf("s%d", len(c.Series))})
+	}
+	for _, r := range hist {
+		for _, in := range r.Indicators {
+			if in.Indicator != v.Name {
 				continue
 			}
-			for w := range series {
-				v := math.NaN()
-				if wr := r.Window(w); wr != nil && wr.BurnRate != nil {
-					v = *wr.BurnRate
-				}
-				series[w] = append(series[w], v)
+			i, ok := idx[evaluator.GroupString(in.Group())]
+			if val := float64(in.Value); ok && !math.IsNaN(val) && !math.IsInf(val, 0) {
+				c.Series[i].Pts = append(c.Series[i].Pts, pt{T: r.Time, V: val, Gap: gap})
 			}
 		}
 	}
-	top := 1.0
-	for _, vs := range series {
-		for _, v := range vs {
-			if !math.IsNaN(v) {
-				top = math.Max(top, v)
-			}
-		}
+	if th := float64(v.Groups[0].Threshold); th != 0 && !math.IsNaN(th) && !math.IsInf(th, 0) {
+		c.Lines = append(c.Lines, refLine{V: th, Label: "threshold " + rules.FormatFigure(th)})
 	}
-	var factor float64
-	for _, f := range cur.Firing {
-		factor = math.Max(factor, f.Factor)
-	}
+	return c.SVG()
+}
+
+// groupKey is a group's labels in one string, for comparing groups.
+func groupKey(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" role="img" aria-label="burn rate">`, width, height, width, height)
-	y := func(v float64) float64 { return height - 2 - (height-4)*v/top }
-	if factor > 0 && factor <= top {
-		fmt.Fprintf(&b, `<line x1="0" x2="%.0f" y1="%.1f" y2="%.1f" class="factor"/>`, width, y(factor), y(factor))
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%q,", k, m[k])
 	}
-	for w, class := range map[time.Duration]string{time.Hour: "long", 5 * time.Minute: "short"} {
-		vs := series[w]
-		if len(vs) < 2 {
-			continue
-		}
-		var pts []string
-		for i, v := range vs {
-			if math.IsNaN(v) {
-				continue
-			}
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", width*float64(i)/float64(len(vs)-1), y(v)))
-		}
-		fmt.Fprintf(&b, `<polyline points="%s" class="%s"/>`, strings.Join(pts, " "), class)
-	}
-	fmt.Fprintf(&b, `<text x="2" y="10">max %.1f</text></svg>`, top)
-	return template.HTML(b.String()) // built from numbers only
+	return b.String()
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/vllm-sentinel/vllm-sentinel/config"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/notify"
+	"github.com/vllm-sentinel/vllm-sentinel/notify/alertmanager"
 	"github.com/vllm-sentinel/vllm-sentinel/notify/receivers"
 	"github.com/vllm-sentinel/vllm-sentinel/web"
 )
@@ -278,6 +279,7 @@ func (d *daemon) handler() http.Handler {
 		Version:    version.Version,
 		ConfigFile: d.cfgFile,
 		Prometheus: func() string { return notify.RedactURL(d.cfg.Load().Prometheus.URL) },
+		Links:      func() web.Links { return statusLinks(d.cfg.Load()) },
 		Logger:     d.logger,
 	}
 	if d.lifecycle {
@@ -294,6 +296,19 @@ func (d *daemon) handler() http.Handler {
 		}
 	}
 	return web.Handler(o)
+}
+
+// statusLinks are the tools the status pages link to: the queried
+// Prometheus, the first Alertmanager notified and web.grafana_url, without
+// credentials.
+func statusLinks(cfg *config.Config) web.Links {
+	l := web.Links{Prometheus: notify.RedactURL(cfg.Prometheus.URL), Grafana: cfg.Web.GrafanaURL}
+	for _, n := range cfg.Notifiers {
+		if am, ok := n.Settings.(*alertmanager.Config); ok && len(am.URLs) > 0 && l.Alertmanager == "" {
+			l.Alertmanager = notify.RedactURL(am.URLs[0])
+		}
+	}
+	return l
 }
 
 // lockStateDir takes an exclusive lock on the state directory: two daemons
