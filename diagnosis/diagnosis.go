@@ -86,6 +86,10 @@ const (
 	errorRatioFloor     = 0.001
 	errorRatioIncrease  = 2.0
 	kvFullForPreemption = 0.9
+	// A TTFT rise is material from 50 ms and half its baseline: below
+	// that, shares of it are noise.
+	materialRise  = 0.05
+	materialShare = 0.5
 )
 
 // Attribute names the cause of an alert with focus from its signals.
@@ -128,6 +132,11 @@ func attribute(focus Focus, s signalSet) (cause, evidence string) {
 		}
 		return CauseUnknown, s.join("e2e "+s.shiftText(SignalE2E), s.shift(SignalQueue), s.shift(SignalPrefill), s.shift(SignalDecode))
 	}
+	// A warning can come before TTFT moves at all: then no phase carries
+	// a rise, and the signal that moved is the cause.
+	if rise, ok := s.rise(SignalTTFT); ok && rise < max(materialRise, materialShare**s[SignalTTFT].Baseline) {
+		return s.beforeTheRise()
+	}
 	// TTFT is the time in the queue plus prefill: the one that carries
 	// the rise is the cause.
 	if share, ok := s.share(SignalQueue); ok && share >= majorShare {
@@ -137,6 +146,21 @@ func attribute(focus Focus, s signalSet) (cause, evidence string) {
 		return CauseLongPrefill, s.join(s.phaseShare(focus, SignalPrefill), s.shift(SignalPromptTokens), s.shift(SignalPrefixHitRatio), s.shift(SignalQueue))
 	}
 	return CauseUnknown, s.join("TTFT "+s.shiftText(SignalTTFT), s.shift(SignalQueue), s.shift(SignalPrefill), s.kvText(), s.preemptionText())
+}
+
+// beforeTheRise names what moved while TTFT has not yet: a KV cache near
+// full, a queue forming, or prompts growing.
+func (s signalSet) beforeTheRise() (cause, evidence string) {
+	flat := "TTFT " + s.shiftText(SignalTTFT)
+	switch {
+	case s.window(SignalKVUsage) != nil && *s.window(SignalKVUsage) >= kvFullForPreemption:
+		return CauseKVPressure, s.join(s.kvText(), s.preemptionText(), flat, s.shift(SignalRunning))
+	case s.rose(SignalWaiting, 2, 5):
+		return CauseQueueing, s.join(s.shift(SignalWaiting), s.shift(SignalQueue), flat, s.kvText())
+	case s.rose(SignalPromptTokens, 1.5, 0):
+		return CauseLongPrefill, s.join(s.shift(SignalPromptTokens), s.shift(SignalPrefill), flat, s.shift(SignalPrefixHitRatio))
+	}
+	return CauseUnknown, s.join(flat, s.shift(SignalQueue), s.shift(SignalPrefill), s.kvText(), s.preemptionText())
 }
 
 func phaseCause(name string) string {

@@ -131,3 +131,29 @@ func TestQueries(t *testing.T) {
 		}
 	}
 }
+
+// Before TTFT moves, shares of its rise are noise: the signal that moved
+// names the cause.
+func TestAttributeBeforeTheRise(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		m     map[string][2]float64
+		cause string
+		want  string
+	}{
+		{"KV filling", map[string][2]float64{SignalTTFT: {0.08, 0.085}, SignalQueue: {0.0096, 0.012}, SignalPrefill: {0.046, 0.049},
+			SignalKVUsage: {0.5, 0.97}, SignalPreemptions: {0, 0}}, CauseKVPressure, "KV peak 0.97; no preemptions; TTFT 80 ms → 85 ms"},
+		{"queue forming", map[string][2]float64{SignalTTFT: {0.08, 0.09}, SignalWaiting: {0.5, 12}, SignalKVUsage: {0.3, 0.4}},
+			CauseQueueing, "waiting 0.5 → 12"},
+		{"prompts growing", map[string][2]float64{SignalTTFT: {0.06, 0.08}, SignalPromptTokens: {1000, 4000}}, CauseLongPrefill,
+			"prompt length 1000 tokens → 4000 tokens"},
+		{"nothing moved", map[string][2]float64{SignalTTFT: {0.08, 0.09}, SignalKVUsage: {0.3, 0.4}}, CauseUnknown, "TTFT 80 ms → 90 ms"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := Attribute(FocusTTFT, rules.Duration(10*time.Minute), sigs(c.m))
+			if d.Cause != c.cause || !strings.Contains(d.Evidence, c.want) {
+				t.Errorf("%s: %s, want %s with %q", d.Cause, d.Evidence, c.cause, c.want)
+			}
+		})
+	}
+}
