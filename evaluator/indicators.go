@@ -53,7 +53,7 @@ func (e *Evaluator) evalIndicators(ctx context.Context, ts time.Time, res *Resul
 func (e *Evaluator) evalIndicator(ctx context.Context, in *rules.Indicator, ts time.Time) ([]IndicatorResult, error) {
 	q := e.q
 	cq, vq := in.Query(e.promql, e.opts.Names.Name), in.ValueQuery(e.promql, e.opts.Names.Name)
-	if in.Kind == rules.KindLatencyPercentile && e.opts.Names.Native(in.Metrics[0]) {
+	if (in.Kind == rules.KindLatencyPercentile || in.Kind == rules.KindQueueTime) && e.opts.Names.Native(in.Metrics[0]) {
 		cq, vq = in.NativeQuery(e.promql, e.opts.Names.Name), in.NativeValueQuery(e.promql, e.opts.Names.Name)
 	}
 	cond, err := vector(ctx, q, cq, ts)

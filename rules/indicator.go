@@ -276,6 +276,12 @@ func (in *Indicator) query(p *PromQL, names func(string) string, native bool) st
 		m := names("request_queue_time")
 		v := fmt.Sprintf(`sum((s - s offset %s) >= 0) / sum((c - c offset %s) >= 0)`, dur(step), dur(step))
 		metrics := map[string]string{"s": m + "_sum", "c": m + "_count"}
+		if native {
+			// A native histogram has no _sum and _count series: its sum
+			// and count over each step stand in for their differences.
+			v = fmt.Sprintf(`histogram_sum(sum(increase(h[%s]))) / histogram_count(sum(increase(h[%s])))`, dur(step), dur(step))
+			metrics = map[string]string{"h": m}
+		}
 		cond := v + " > " + num(in.threshold)
 		if F == 0 {
 			return b.build(cond, metrics)
