@@ -3,45 +3,24 @@ package evaluator_test
 import (
 	"context"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/model"
 
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
+	"github.com/vllm-sentinel/vllm-sentinel/internal/simtest"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
 )
 
-// liveSim serves vllm-sim's /metrics with its model clock running speed
-// times faster than the wall clock.
+// liveSim serves vllm-sim's /metrics an hour into its run, with its model
+// clock running speed times faster than the wall clock.
 func liveSim(t *testing.T, cfg sim.Config, speed float64) string {
 	t.Helper()
-	wallStart := time.Now()
-	modelStart := wallStart.Add(-time.Hour)
-	s, err := sim.New(cfg, modelStart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(s)
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: sim.ServesOpenMetrics(s.Config().Flavour)})
-	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		s.AdvanceTo(modelStart.Add(time.Duration(float64(time.Since(wallStart)) * speed)))
-		mu.Unlock()
-		metrics.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	return simtest.StartLive(t, cfg, time.Hour, speed, nil).Target
 }
 
 // On Prometheus 3 with convert_classic_histograms_to_nhcb the _bucket

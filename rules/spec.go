@@ -3,8 +3,10 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -232,7 +234,7 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // refuse (the legacy charset: a dash is not allowed).
 func CheckLabels(path []any, labels map[string]string) FieldErrors {
 	var fe FieldErrors
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		if !model.LegacyValidation.IsValidLabelName(k) {
 			fe.add(append(path, k), "invalid label name %q: use letters, digits and underscores, not starting with a digit", k)
 		}

@@ -3,9 +3,10 @@ package rules
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -72,7 +73,7 @@ func (t *Template) Text() string { return t.text }
 // parseTemplates parses every annotation of a rule.
 func parseTemplates(path []any, annotations map[string]string, fe *FieldErrors) map[string]*Template {
 	out := make(map[string]*Template, len(annotations))
-	for _, k := range sortedKeys(annotations) {
+	for _, k := range slices.Sorted(maps.Keys(annotations)) {
 		t, err := ParseTemplate(k, annotations[k])
 		if err != nil {
 			fe.add(append(path, k), "%v", err)
@@ -81,13 +82,4 @@ func parseTemplates(path []any, annotations map[string]string, fe *FieldErrors) 
 		out[k] = t
 	}
 	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

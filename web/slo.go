@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -203,7 +204,7 @@ func runbook(s *rules.SLO, group map[string]string, from, to time.Time) string {
 // the sentinel) and in Grafana.
 func toolLinks(l Links, name string, group map[string]string, span time.Duration) (am, prom, grafana string) {
 	matchers := fmt.Sprintf("slo=%q", name)
-	for _, k := range sortedKeys(group) {
+	for _, k := range slices.Sorted(maps.Keys(group)) {
 		matchers += fmt.Sprintf(",%s=%q", k, group[k])
 	}
 	if l.Alertmanager != "" {
@@ -215,15 +216,6 @@ func toolLinks(l Links, name string, group map[string]string, span time.Duration
 		prom = l.Prometheus + "/graph?" + q.Encode()
 	}
 	return am, prom, l.Grafana
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // budgetChart draws how the budget of the current period was spent: at

@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -25,6 +21,7 @@ import (
 
 	"github.com/vllm-sentinel/vllm-sentinel/internal/poll"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
+	"github.com/vllm-sentinel/vllm-sentinel/internal/simtest"
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
 	"github.com/vllm-sentinel/vllm-sentinel/sim/simtrace"
 	"github.com/vllm-sentinel/vllm-sentinel/tracing"
@@ -44,28 +41,12 @@ func liveTracedSim(t *testing.T, otlp string, speed float64) string {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(200*time.Millisecond)), sdktrace.WithResource(res))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 
-	wallStart := time.Now()
-	modelStart := wallStart
 	// The surge starts after its 10 model minutes of precursor: a wall
 	// minute at 10x.
-	s, err := sim.New(sim.Config{Scenario: sim.ScenarioSurge, Seed: 1, IncidentAt: 10 * time.Minute}, modelStart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wall := func(m time.Time) time.Time { return wallStart.Add(time.Duration(float64(m.Sub(modelStart)) / speed)) }
-	s.OnFinish(simtrace.Sink(tp.Tracer(simtrace.TracerName), wall))
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(s)
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
-	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		s.AdvanceTo(modelStart.Add(time.Duration(float64(time.Since(wallStart)) * speed)))
-		mu.Unlock()
-		metrics.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	cfg := sim.Config{Scenario: sim.ScenarioSurge, Seed: 1, IncidentAt: 10 * time.Minute}
+	return simtest.StartLive(t, cfg, 0, speed, func(s *sim.Sim, l *simtest.Live) {
+		s.OnFinish(simtrace.Sink(tp.Tracer(simtrace.TracerName), l.Wall))
+	}).Target
 }
 
 // tracedConfig is a TTFT SLO with a 2m/20s page pair, for a live surge,
