@@ -11,7 +11,7 @@ VPKG := github.com/prometheus/common/version
 LDFLAGS := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) -X $(VPKG).Branch=main \
 	-X $(VPKG).BuildUser=$(BUILD_USER) -X $(VPKG).BuildDate=$(BUILD_DATE)
 BIN := bin
-GOTEST_FLAGS ?= -count=1 -timeout 15m
+GOTEST_FLAGS ?= -count=1 -timeout 30m
 
 .PHONY: all build test race deps vet lint demo clean
 
@@ -39,7 +39,7 @@ lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 demo:
-	@echo "make demo: installing Prometheus and Alertmanager if they are missing"
+	@echo "make demo: installing Prometheus and Alertmanager if they are missing (Jaeger, if not built yet, builds in the background while the demo runs)"
 	@ONLY_PACKAGES=1 ./scripts/install-deps.sh
 	@echo "make demo: building vllm-sentinel and vllm-sim (the first build compiles their dependencies: a minute or two)"
 	@$(MAKE) --no-print-directory build >/dev/null
