@@ -4,14 +4,41 @@
 # Jaeger, Thanos and VictoriaMetrics built from their Go modules into a cache
 # that later runs reuse.
 # ONLY_PACKAGES=1 (make demo) skips the Go-built tools: only the tests need
-# them.
+# them. ONLY=jaeger builds Jaeger alone (the demo, in the background, for its
+# trace links). Sourced (scripts/demo.sh), it only sets $tools and
+# $jaeger_bin and defines the build functions.
 set -euo pipefail
+
+tools=${VLLM_SENTINEL_TOOLS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vllm-sentinel/tools}
+
+# Jaeger (all-in-one, v2 on the OpenTelemetry Collector), for the trace tests
+# (cmd/vllm-sim) and the demo, built from the tool module tools/jaeger, whose
+# go.mod and go.sum pin it and its dependencies; cached by version like Helm.
+# It sets the version as Jaeger's release builds do (v1.76.0 is v2.13.0) but
+# embeds no UI assets (the UI shows a placeholder; the query API is complete).
+JAEGER_VERSION=v1.76.0
+JAEGER_V2_VERSION=v2.13.0
+jaeger="$tools/jaeger-$JAEGER_VERSION"
+jaeger_bin="$jaeger/jaeger"
+build_jaeger() {
+  [ ! -x "$jaeger_bin" ] || return 0
+  echo "building Jaeger ($JAEGER_VERSION / $JAEGER_V2_VERSION, from tools/jaeger) into $jaeger (once)" >&2
+  mkdir -p "$jaeger"
+  (
+    cd "$(dirname "${BASH_SOURCE[0]}")/../tools/jaeger"
+    x=github.com/jaegertracing/jaeger/internal/version
+    CGO_ENABLED=0 ${GO:-go} build -trimpath -o "$jaeger/jaeger.tmp" -ldflags "-s -w \
+      -X $x.latestVersion=$JAEGER_V2_VERSION" \
+      github.com/jaegertracing/jaeger/cmd/jaeger
+  )
+  mv "$jaeger/jaeger.tmp" "$jaeger_bin"
+}
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 
 build_tools() {
 # Prometheus 3, for the native-histogram tests. go install builds it once
 # (a few minutes); the binary is cached by version.
 PROM3_VERSION=v0.316.0
-tools=${VLLM_SENTINEL_TOOLS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vllm-sentinel/tools}
 prom3="$tools/prometheus-$PROM3_VERSION"
 if [ ! -x "$prom3/prometheus" ]; then
   echo "building Prometheus 3 ($PROM3_VERSION) into $prom3 (once)" >&2
@@ -43,26 +70,7 @@ if [ ! -x "$helm/helm" ]; then
   mv "$helm/helm.tmp" "$helm/helm"
 fi
 
-# Jaeger (all-in-one, v2 on the OpenTelemetry Collector), for the trace tests
-# (cmd/vllm-sim), built from the tool module tools/jaeger, whose go.mod and
-# go.sum pin it and its dependencies; cached by version like Helm. It sets
-# the version as Jaeger's release builds do (v1.76.0 is v2.13.0) but embeds no
-# UI assets (the UI shows a placeholder; the query API is complete).
-JAEGER_VERSION=v1.76.0
-JAEGER_V2_VERSION=v2.13.0
-jaeger="$tools/jaeger-$JAEGER_VERSION"
-if [ ! -x "$jaeger/jaeger" ]; then
-  echo "building Jaeger ($JAEGER_VERSION / $JAEGER_V2_VERSION, from tools/jaeger) into $jaeger (once)" >&2
-  mkdir -p "$jaeger"
-  (
-    cd "$(dirname "$0")/../tools/jaeger"
-    x=github.com/jaegertracing/jaeger/internal/version
-    CGO_ENABLED=0 ${GO:-go} build -trimpath -o "$jaeger/jaeger.tmp" -ldflags "-s -w \
-      -X $x.latestVersion=$JAEGER_V2_VERSION" \
-      github.com/jaegertracing/jaeger/cmd/jaeger
-  )
-  mv "$jaeger/jaeger.tmp" "$jaeger/jaeger"
-fi
+build_jaeger
 
 # Thanos (sidecar and querier over two Prometheus replicas), for the backend
 # tests (evaluator), built from the tool module tools/thanos: go install
@@ -99,6 +107,11 @@ if [ ! -x "$vm/victoria-metrics" ]; then
     "github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics@$VM_VERSION"
 fi
 }
+case ${ONLY:-} in
+  '') ;;
+  jaeger) build_jaeger; exit 0 ;;
+  *) echo "ONLY=${ONLY}: want ONLY=jaeger" >&2; exit 2 ;;
+esac
 [ -n "${ONLY_PACKAGES:-}" ] || build_tools
 
 need=()
