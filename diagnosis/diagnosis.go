@@ -262,11 +262,11 @@ func (s signalSet) shiftText(name string) string {
 	case g.Window == nil:
 		return "unknown"
 	case g.Baseline == nil:
-		return formatValue(*g.Window, g.Unit) + " (no baseline)"
+		return FormatValue(*g.Window, g.Unit) + " (no baseline)"
 	case sameFigure(*g.Baseline, *g.Window, g.Unit):
-		return "flat at " + formatValue(*g.Window, g.Unit)
+		return "flat at " + FormatValue(*g.Window, g.Unit)
 	}
-	return formatValue(*g.Baseline, g.Unit) + " → " + formatValue(*g.Window, g.Unit)
+	return FormatValue(*g.Baseline, g.Unit) + " → " + FormatValue(*g.Window, g.Unit)
 }
 
 func (s signalSet) kvText() string {
@@ -292,7 +292,7 @@ func (s signalSet) waitingText() string {
 	if w == nil || r == nil {
 		return ""
 	}
-	return fmt.Sprintf("%s waiting vs %s running", formatValue(*w, ""), formatValue(*r, ""))
+	return fmt.Sprintf("%s waiting vs %s running", FormatValue(*w, ""), FormatValue(*r, ""))
 }
 
 func (s signalSet) runningText() string {
@@ -316,9 +316,9 @@ func (s signalSet) join(parts ...string) string {
 	return strings.Join(out, "; ")
 }
 
-// formatValue writes a value in its unit with two significant figures
-// (three from 100), as people read them on a page.
-func formatValue(v float64, unit string) string {
+// FormatValue writes a signal's value in its unit with two significant
+// figures (whole numbers from 100), as people read them on a page.
+func FormatValue(v float64, unit string) string {
 	switch unit {
 	case UnitRatio:
 		return strconv.FormatFloat(sig(v*100, 2), 'f', -1, 64) + " %"
@@ -346,4 +346,4 @@ func sig(v float64, n int) float64 {
 	return math.Round(v*p) / p
 }
 
-func sameFigure(a, b float64, unit string) bool { return formatValue(a, unit) == formatValue(b, unit) }
+func sameFigure(a, b float64, unit string) bool { return FormatValue(a, unit) == FormatValue(b, unit) }

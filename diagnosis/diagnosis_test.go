@@ -94,8 +94,8 @@ func TestFormatValue(t *testing.T) {
 		{0.08, UnitSeconds, "80 ms"}, {6.4, UnitSeconds, "6.4 s"}, {0.0002, UnitRatio, "0.02 %"}, {0.91, UnitRatio, "91 %"},
 		{6712, UnitTokens, "6712 tokens"}, {0, "", "0"}, {0.123456, "", "0.12"}, {123.4, UnitSeconds, "123 s"},
 	} {
-		if got := formatValue(c.v, c.unit); got != c.want {
-			t.Errorf("formatValue(%v, %q) = %q, want %q", c.v, c.unit, got, c.want)
+		if got := FormatValue(c.v, c.unit); got != c.want {
+			t.Errorf("FormatValue(%v, %q) = %q, want %q", c.v, c.unit, got, c.want)
 		}
 	}
 }

@@ -333,23 +333,22 @@ func (x *explainer) findTraces(ctx context.Context, subjects []*subject, ts time
 		tctx, cancel := context.WithTimeout(ctx, x.traces.Timeout)
 		defer cancel()
 		results := make([]TraceLookup, len(asks))
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
+		// A failed lookup is an answer (unavailable), not a reason to
+		// cancel the others.
+		var g errgroup.Group
+		g.SetLimit(8)
 		for i, a := range asks {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
+			g.Go(func() error {
 				trs, err := x.traces.Finder.SlowRequests(tctx, a.q)
 				if err != nil {
 					results[i] = TraceLookup{TracesUnavailable: true, TracesError: err.Error()}
-					return
+					return nil
 				}
 				results[i] = TraceLookup{Traces: trs}
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
+		_ = g.Wait()
 		for i, a := range asks {
 			a.entry.lookup = results[i]
 			if results[i].TracesUnavailable {

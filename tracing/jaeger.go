@@ -19,14 +19,19 @@ import (
 // SpanName is the name of vLLM's per-request span.
 const SpanName = "llm_request"
 
-// The span attributes read, as vLLM's SpanAttributes names them.
+// The span's attributes, as vLLM's SpanAttributes names them. vllm-sim
+// (sim/simtrace) writes the same names.
 const (
-	AttrTTFT          = "gen_ai.latency.time_to_first_token"
-	AttrQueue         = "gen_ai.latency.time_in_queue"
-	AttrPrefill       = "gen_ai.latency.time_in_model_prefill"
-	AttrDecode        = "gen_ai.latency.time_in_model_decode"
-	AttrE2E           = "gen_ai.latency.e2e"
-	AttrResponseModel = "gen_ai.response.model"
+	AttrTTFT             = "gen_ai.latency.time_to_first_token"
+	AttrQueue            = "gen_ai.latency.time_in_queue"
+	AttrPrefill          = "gen_ai.latency.time_in_model_prefill"
+	AttrDecode           = "gen_ai.latency.time_in_model_decode"
+	AttrInference        = "gen_ai.latency.time_in_model_inference"
+	AttrE2E              = "gen_ai.latency.e2e"
+	AttrPromptTokens     = "gen_ai.usage.prompt_tokens"
+	AttrCompletionTokens = "gen_ai.usage.completion_tokens"
+	AttrRequestID        = "gen_ai.request.id"
+	AttrResponseModel    = "gen_ai.response.model"
 )
 
 // Trace is one slow request: its phases in seconds and a link to it.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/vllm-sentinel/vllm-sentinel/diagnosis"
 	"github.com/vllm-sentinel/vllm-sentinel/evaluator"
 	"github.com/vllm-sentinel/vllm-sentinel/eventstore"
 	"github.com/vllm-sentinel/vllm-sentinel/rules"
@@ -79,10 +80,7 @@ func NewPage() (*Page, error) {
 			if p == nil {
 				return "–"
 			}
-			if unit != "" && unit != "s" {
-				unit = " " + unit
-			}
-			return rules.FormatFigure(*p) + unit
+			return diagnosis.FormatValue(*p, unit)
 		},
 	}
 	parse := func(name string) (*template.Template, error) {

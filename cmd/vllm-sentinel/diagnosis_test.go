@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -164,15 +162,7 @@ func TestDiagnosisNamesTheCause(t *testing.T) {
 			}
 
 			// eval --output json at the same time says the same.
-			src, err := os.ReadFile("../../configs/example.yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfgFile := filepath.Join(t.TempDir(), "config.yaml")
-			if err := os.WriteFile(cfgFile, []byte(strings.Replace(string(src), "url: http://localhost:9090", "url: "+prom.URL, 1)), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			code, out, errs := runCLI(t, "eval", "--config", cfgFile, "--at", strconv.FormatInt(d.at.Unix(), 10), "--output", "json")
+			code, out, errs := runCLI(t, "eval", "--config", exampleConfigFile(t, prom.URL), "--at", strconv.FormatInt(d.at.Unix(), 10), "--output", "json")
 			if code != 0 {
 				t.Fatalf("eval: exit %d: %s", code, errs)
 			}

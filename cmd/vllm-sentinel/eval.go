@@ -180,8 +180,12 @@ func newEvaluator(cfg *config.Config, q evaluator.Querier, events *evaluator.Eve
 		Diagnose: explain,
 	}
 	if explain && cfg.Tracing.Enabled() {
-		// The URL was checked when the config loaded.
-		if j, err := tracing.NewJaeger(cfg.Tracing.Jaeger.URL, cfg.Tracing.UIURL, cfg.Tracing.Jaeger.Service, nil); err == nil {
+		// The URL was checked when the config loaded; should NewJaeger still
+		// refuse it, alerts go out without traces, and the log says why.
+		j, err := tracing.NewJaeger(cfg.Tracing.Jaeger.URL, cfg.Tracing.UIURL, cfg.Tracing.Jaeger.Service, nil)
+		if err != nil {
+			logger.Error("tracing disabled", "err", err)
+		} else {
 			opts.Traces = &evaluator.TraceOptions{Finder: j, Max: cfg.Tracing.MaxTraces, Timeout: cfg.Tracing.Timeout.D(),
 				Retry: cfg.Global.ResendInterval.D()}
 		}

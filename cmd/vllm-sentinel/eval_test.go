@@ -2,10 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,15 +17,7 @@ func TestEvalJSONOverSurge(t *testing.T) {
 	start := simtest.Start
 	incident := start.Add(3 * time.Hour)
 	prom := simtest.Prometheus(t, sim.Config{Scenario: sim.ScenarioSurge, Seed: 1, IncidentAt: 3 * time.Hour}, start, incident.Add(30*time.Minute))
-	src, err := os.ReadFile("../../configs/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgText := strings.Replace(string(src), "url: http://localhost:9090", "url: "+prom.URL, 1)
-	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := exampleConfigFile(t, prom.URL)
 	at := strconv.FormatInt(incident.Add(12*time.Minute).Unix(), 10)
 	code, out, errs := runCLI(t, "eval", "--config", cfgFile, "--at", at, "--output", "json")
 	if code != 0 {

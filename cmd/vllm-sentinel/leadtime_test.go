@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,25 @@ func exampleConfig(t *testing.T, promURL string) *config.Config {
 	}
 	cfg.Prometheus.URL = promURL
 	return cfg
+}
+
+// exampleConfigFile writes configs/example.yaml pointed at promURL, for
+// the commands that read a file.
+func exampleConfigFile(t *testing.T, promURL string) string {
+	t.Helper()
+	src, err := os.ReadFile("../../configs/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), "url: http://localhost:9090", "url: "+promURL, 1)
+	if !strings.Contains(text, promURL) {
+		t.Fatal("configs/example.yaml changed: the test cannot point it at its Prometheus")
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 type leadRow struct {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/vllm-sentinel/vllm-sentinel/internal/poll"
 	"github.com/vllm-sentinel/vllm-sentinel/internal/promtest"
-	"github.com/vllm-sentinel/vllm-sentinel/sim/simtrace"
+	"github.com/vllm-sentinel/vllm-sentinel/tracing"
 )
 
 // jaegerTraces is the query service's JSON answer for traces.
@@ -116,7 +116,7 @@ func TestServeSendsTracesToJaeger(t *testing.T) {
 	search := func(minDuration time.Duration) jaegerTraces {
 		q := url.Values{
 			"service":   {"vllm"},
-			"operation": {simtrace.SpanName},
+			"operation": {tracing.SpanName},
 			"start":     {strconv.FormatInt(began.Add(-time.Hour).UnixMicro(), 10)},
 			"end":       {strconv.FormatInt(time.Now().Add(time.Minute).UnixMicro(), 10)},
 			"limit":     {"100000"},
@@ -158,7 +158,7 @@ func TestServeSendsTracesToJaeger(t *testing.T) {
 				t.Fatalf("trace %s has %d spans, want 1", trace.TraceID, len(trace.Spans))
 			}
 			sp := trace.Spans[0]
-			if sp.OperationName != simtrace.SpanName || len(sp.References) != 0 {
+			if sp.OperationName != tracing.SpanName || len(sp.References) != 0 {
 				t.Fatalf("trace %s: span %q with %d references", trace.TraceID, sp.OperationName, len(sp.References))
 			}
 			if p := trace.Processes[sp.ProcessID]; p.ServiceName != "vllm" {
@@ -178,22 +178,22 @@ func TestServeSendsTracesToJaeger(t *testing.T) {
 				}
 				return v
 			}
-			for _, key := range []string{simtrace.AttrQueue, simtrace.AttrPrefill, simtrace.AttrDecode, simtrace.AttrInference,
-				simtrace.AttrPromptTokens, simtrace.AttrCompletionTokens} {
+			for _, key := range []string{tracing.AttrQueue, tracing.AttrPrefill, tracing.AttrDecode, tracing.AttrInference,
+				tracing.AttrPromptTokens, tracing.AttrCompletionTokens} {
 				if num(key) < 0 {
 					t.Fatalf("trace %s: %s = %v", trace.TraceID, key, num(key))
 				}
 			}
-			for _, key := range []string{simtrace.AttrRequestID, simtrace.AttrResponseModel} {
+			for _, key := range []string{tracing.AttrRequestID, tracing.AttrResponseModel} {
 				if s, _ := tags[key].(string); s == "" {
 					t.Fatalf("trace %s: %s = %#v", trace.TraceID, key, tags[key])
 				}
 			}
-			ttft, e2e := num(simtrace.AttrTTFT), num(simtrace.AttrE2E)
+			ttft, e2e := num(tracing.AttrTTFT), num(tracing.AttrE2E)
 			// Jaeger keeps microseconds; the span lasts e2e/speed on the
 			// wall clock, and the first token comes within it.
 			dur := float64(sp.Duration) / 1e6 * speed
-			if math.Abs(dur-e2e) > 2e-6*speed || ttft > dur+2e-6*speed || ttft < num(simtrace.AttrQueue) {
+			if math.Abs(dur-e2e) > 2e-6*speed || ttft > dur+2e-6*speed || ttft < num(tracing.AttrQueue) {
 				t.Fatalf("trace %s: lasts %vµs (%vs of model time at %dx), TTFT %vs, e2e %vs", trace.TraceID, sp.Duration, dur, speed, ttft, e2e)
 			}
 			if sp.StartTime < began.Add(-time.Second).UnixMicro() || sp.StartTime+sp.Duration > time.Now().UnixMicro() {

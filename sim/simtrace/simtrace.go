@@ -19,10 +19,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
+	"github.com/vllm-sentinel/vllm-sentinel/tracing"
 )
-
-// SpanName is the name of vLLM's per-request span.
-const SpanName = "llm_request"
 
 // DefaultServiceName is the service.name vLLM's tracer reports unless
 // OTEL_SERVICE_NAME says otherwise.
@@ -30,20 +28,6 @@ const DefaultServiceName = "vllm"
 
 // TracerName is the instrumentation scope of the spans.
 const TracerName = "github.com/vllm-sentinel/vllm-sentinel/sim"
-
-// The span attributes, as vLLM's SpanAttributes names them.
-const (
-	AttrTTFT             = "gen_ai.latency.time_to_first_token"
-	AttrQueue            = "gen_ai.latency.time_in_queue"
-	AttrPrefill          = "gen_ai.latency.time_in_model_prefill"
-	AttrDecode           = "gen_ai.latency.time_in_model_decode"
-	AttrInference        = "gen_ai.latency.time_in_model_inference"
-	AttrE2E              = "gen_ai.latency.e2e"
-	AttrPromptTokens     = "gen_ai.usage.prompt_tokens"
-	AttrCompletionTokens = "gen_ai.usage.completion_tokens"
-	AttrRequestID        = "gen_ai.request.id"
-	AttrResponseModel    = "gen_ai.response.model"
-)
 
 // RequestID is the gen_ai.request.id of a finished request: unique within a
 // run, as vLLM's request ids are within a process.
@@ -54,16 +38,16 @@ func RequestID(r sim.FinishedRequest) string {
 // Attributes are the span attributes of a finished request.
 func Attributes(r sim.FinishedRequest) []attribute.KeyValue {
 	return []attribute.KeyValue{
-		attribute.String(AttrResponseModel, r.Model),
-		attribute.String(AttrRequestID, RequestID(r)),
-		attribute.Int64(AttrPromptTokens, r.PromptTokens),
-		attribute.Int64(AttrCompletionTokens, r.CompletionTokens),
-		attribute.Float64(AttrQueue, r.Queue().Seconds()),
-		attribute.Float64(AttrTTFT, r.TTFT().Seconds()),
-		attribute.Float64(AttrE2E, r.E2E().Seconds()),
-		attribute.Float64(AttrPrefill, r.Prefill().Seconds()),
-		attribute.Float64(AttrDecode, r.Decode().Seconds()),
-		attribute.Float64(AttrInference, r.Inference().Seconds()),
+		attribute.String(tracing.AttrResponseModel, r.Model),
+		attribute.String(tracing.AttrRequestID, RequestID(r)),
+		attribute.Int64(tracing.AttrPromptTokens, r.PromptTokens),
+		attribute.Int64(tracing.AttrCompletionTokens, r.CompletionTokens),
+		attribute.Float64(tracing.AttrQueue, r.Queue().Seconds()),
+		attribute.Float64(tracing.AttrTTFT, r.TTFT().Seconds()),
+		attribute.Float64(tracing.AttrE2E, r.E2E().Seconds()),
+		attribute.Float64(tracing.AttrPrefill, r.Prefill().Seconds()),
+		attribute.Float64(tracing.AttrDecode, r.Decode().Seconds()),
+		attribute.Float64(tracing.AttrInference, r.Inference().Seconds()),
 	}
 }
 
@@ -77,7 +61,7 @@ func Sink(tracer trace.Tracer, wall func(time.Time) time.Time) func(sim.Finished
 	}
 	ctx := context.Background()
 	return func(r sim.FinishedRequest) {
-		_, span := tracer.Start(ctx, SpanName,
+		_, span := tracer.Start(ctx, tracing.SpanName,
 			trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithTimestamp(wall(r.Arrival)),
 			trace.WithAttributes(Attributes(r)...))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vllm-sentinel/vllm-sentinel/sim"
 	"github.com/vllm-sentinel/vllm-sentinel/sim/simtrace"
+	"github.com/vllm-sentinel/vllm-sentinel/tracing"
 )
 
 var start = time.Date(2025, 1, 6, 12, 0, 0, 0, time.UTC)
@@ -113,7 +114,7 @@ func TestSurgeSpans(t *testing.T) {
 	lastEnd := map[string]time.Time{}
 	ids := map[string]bool{}
 	for i, sp := range spans {
-		if sp.Name != simtrace.SpanName || sp.SpanKind != trace.SpanKindServer {
+		if sp.Name != tracing.SpanName || sp.SpanKind != trace.SpanKindServer {
 			t.Fatalf("span %d: %q kind %v, want llm_request SERVER", i, sp.Name, sp.SpanKind)
 		}
 		if sp.Parent.IsValid() || !sp.SpanContext.TraceID().IsValid() {
@@ -147,13 +148,13 @@ func TestSurgeSpans(t *testing.T) {
 		if len(attrs) != 10 {
 			t.Fatalf("span %d: %d attributes, want 10: %v", i, len(attrs), sp.Attributes)
 		}
-		queue, ttft, e2e := f(simtrace.AttrQueue), f(simtrace.AttrTTFT), f(simtrace.AttrE2E)
-		prefill, decode, inference := f(simtrace.AttrPrefill), f(simtrace.AttrDecode), f(simtrace.AttrInference)
-		prompt, completion := n(simtrace.AttrPromptTokens), n(simtrace.AttrCompletionTokens)
-		if model := str(simtrace.AttrResponseModel); model != "llama-3.1-8b" {
+		queue, ttft, e2e := f(tracing.AttrQueue), f(tracing.AttrTTFT), f(tracing.AttrE2E)
+		prefill, decode, inference := f(tracing.AttrPrefill), f(tracing.AttrDecode), f(tracing.AttrInference)
+		prompt, completion := n(tracing.AttrPromptTokens), n(tracing.AttrCompletionTokens)
+		if model := str(tracing.AttrResponseModel); model != "llama-3.1-8b" {
 			t.Fatalf("span %d: model %q", i, model)
 		}
-		id := str(simtrace.AttrRequestID)
+		id := str(tracing.AttrRequestID)
 		if ids[id] {
 			t.Fatalf("span %d: request id %s repeats", i, id)
 		}
